@@ -1,0 +1,739 @@
+//! The classic backend: one `Mutex` over all shared state, three `Condvar`s, typed sentinels.
+//!
+//! It is the plainly correct reference implementation of `docs/semantics.md`: every decision is
+//! made under the lock by the functions in [`crate::policy`], no polling, no sleeps. Idle
+//! accounting follows tokio's blocking pool: a put that finds a parked worker *claims* it
+//! (`num_idle -= 1`, `num_notify += 1`) so two puts never count on the same idle worker, and a
+//! spurious wakeup cannot corrupt the idle count.
+//!
+//! Events are emitted under the lock, at the moment of the state change they report, so a test
+//! that waits for an event sees stats that already include it.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use crate::clock::{ClockListener, Subscription};
+use crate::config::{Config, Policy};
+use crate::error::{ConfigError, PutError, StartError, validate_bounds};
+use crate::event::{Event, ExitReason, WorkerId};
+use crate::job::{CancelSink, Job, JobId};
+use crate::policy::{self, Admit, Load};
+use crate::pool::{Admission, Pool};
+use crate::stats::{PoolState, Stats, StopReport};
+use crate::sync::thread::{self, ThreadId};
+use crate::sync::{Arc, Condvar, DynArc, Mutex, MutexGuard, lock, wait, wait_timeout};
+
+/// A queue entry: a job, or a typed stop sentinel (never a magic value).
+enum Msg {
+    Job(JobId, Job),
+    Stop,
+}
+
+/// Everything the lock guards.
+struct State {
+    /// Jobs and sentinels in FIFO order. A sentinel pushed by stop/shrink sits behind every job
+    /// queued before it.
+    queue: VecDeque<Msg>,
+    /// `Msg::Job` entries in `queue`.
+    num_queued: usize,
+    /// Workers counted by the pool (`Stats::workers`); a worker leaves this count the moment it
+    /// decides to exit.
+    num_live: usize,
+    /// Worker threads not yet finished (exit hook included); stop waits for this to reach 0.
+    num_threads: usize,
+    /// Parked workers no item has claimed. Invariant: `num_idle + num_notify` = parked workers.
+    num_idle: usize,
+    /// Claims on parked workers not yet consumed: each is a wakeup owed to some parked worker.
+    num_notify: usize,
+    /// Workers spawned but not yet running their loop; each will take the queue head first.
+    num_spawning: usize,
+    /// Stop sentinels in `queue`.
+    pending_stops: usize,
+    /// Puts waiting for room.
+    put_waiters: usize,
+    min: usize,
+    max: Option<usize>,
+    phase: PoolState,
+    next_job: u64,
+    next_worker: u64,
+    /// Threads of live workers, so `stop` can tell it is called from inside a job.
+    threads: Vec<ThreadId>,
+    completed: u64,
+    panicked: u64,
+    cancelled: u64,
+    rejected: u64,
+    caller_runs: u64,
+    hook_panics: u64,
+    peak_workers: usize,
+}
+
+impl State {
+    /// Queued jobs that no claimed or starting worker is already committed to: the first
+    /// `num_notify + num_spawning` entries will be taken by those workers.
+    fn backlog(&self) -> usize {
+        let claims = self.num_notify + self.num_spawning;
+        if claims == 0 {
+            return self.num_queued;
+        }
+        let claimed_jobs = self
+            .queue
+            .iter()
+            .take(claims)
+            .filter(|m| matches!(m, Msg::Job(..)))
+            .count();
+        self.num_queued - claimed_jobs
+    }
+
+    fn load(&self, capacity: Option<usize>) -> Load {
+        Load {
+            running: self.phase == PoolState::Running,
+            idle: self.num_idle,
+            live: self.num_live,
+            max: self.max,
+            backlog: self.backlog(),
+            capacity,
+        }
+    }
+
+    fn stats(&self) -> Stats {
+        Stats {
+            workers: self.num_live,
+            idle: self.num_idle,
+            busy: self.num_live - self.num_idle,
+            queued: self.num_queued,
+            pending_stops: self.pending_stops,
+            completed: self.completed,
+            panicked: self.panicked,
+            cancelled: self.cancelled,
+            rejected: self.rejected,
+            caller_runs: self.caller_runs,
+            hook_panics: self.hook_panics,
+            peak_workers: self.peak_workers,
+            min: self.min,
+            max: self.max,
+            state: Some(self.phase),
+        }
+    }
+
+    fn report(&self, returned: Vec<Job>) -> StopReport {
+        StopReport {
+            completed: self.completed,
+            panicked: self.panicked,
+            cancelled: self.cancelled,
+            still_running: self.num_threads,
+            returned,
+        }
+    }
+
+    /// Counts a new worker; the caller spawns its thread after unlocking.
+    fn reserve_worker(&mut self) -> WorkerId {
+        self.num_live += 1;
+        self.num_threads += 1;
+        self.num_spawning += 1;
+        self.peak_workers = self.peak_workers.max(self.num_live);
+        let id = WorkerId(self.next_worker);
+        self.next_worker += 1;
+        id
+    }
+
+    /// Claims one parked worker if there is one; returns whether it did.
+    fn claim_idle(&mut self) -> bool {
+        if self.num_idle > 0 {
+            self.num_idle -= 1;
+            self.num_notify += 1;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// State shared by the pool handle and its workers.
+struct Shared {
+    cfg: Config,
+    state: Mutex<State>,
+    /// Parked workers wait here.
+    work: Condvar,
+    /// Puts wait here for room.
+    room: Condvar,
+    /// `stop` and `await_termination` wait here for workers to exit.
+    exited: Condvar,
+}
+
+type Guard<'a> = MutexGuard<'a, State>;
+
+/// What a worker got from the queue.
+enum Next {
+    Job(JobId, Job),
+    Stop,
+    IdleTimeout,
+}
+
+impl Shared {
+    fn emit(&self, st: &mut State, e: Event) {
+        if self.cfg.emit(&e) {
+            st.hook_panics += 1;
+        }
+    }
+
+    /// Waits on `cv` until notified or until `deadline` on the pool clock.
+    fn wait_until<'a>(&self, cv: &Condvar, g: Guard<'a>, deadline: Option<Duration>) -> Guard<'a> {
+        match self.cfg.clock.wait_for(deadline) {
+            None => wait(cv, g),
+            Some(left) if left.is_zero() => g,
+            Some(left) => wait_timeout(cv, g, left),
+        }
+    }
+
+    fn deadline(&self, after: Duration) -> Duration {
+        self.cfg.clock.deadline_after(after)
+    }
+
+    fn now(&self) -> Duration {
+        self.cfg.clock.now()
+    }
+
+    /// Something that may let a waiting put in changed.
+    fn room_changed(&self, st: &State) {
+        if st.put_waiters > 0 {
+            self.room.notify_all();
+        }
+    }
+
+    /// Pushes a stop sentinel at the tail, claiming a parked worker for it if there is one.
+    fn push_stop(&self, st: &mut State) {
+        st.queue.push_back(Msg::Stop);
+        st.pending_stops += 1;
+        if st.claim_idle() {
+            self.work.notify_one();
+        }
+    }
+
+    /// Gives `job` an id and puts it in the queue (or counts it cancelled if its handle already
+    /// cancelled it).
+    fn enqueue(self: &Arc<Self>, st: &mut State, job: Job) -> JobId {
+        let id = JobId(st.next_job);
+        st.next_job += 1;
+        if job.has_control() {
+            let sink: DynArc<dyn CancelSink> = DynArc::new(Sink(Arc::clone(self)));
+            if !job.enqueue(id, &sink) {
+                st.cancelled += 1;
+                return id;
+            }
+        }
+        st.queue.push_back(Msg::Job(id, job));
+        st.num_queued += 1;
+        id
+    }
+
+    fn spawn_workers(self: &Arc<Self>, ids: impl IntoIterator<Item = WorkerId>) {
+        for id in ids {
+            let mut b = thread::Builder::new().name(format!("{}-{}", self.cfg.thread_name, id.0));
+            if let Some(size) = self.cfg.stack_size {
+                b = b.stack_size(size);
+            }
+            let shared = Arc::clone(self);
+            if let Err(e) = b.spawn(move || shared.worker_main(id)) {
+                tracing::error!(target: "pool", worker = id.0, error = %e, "could not spawn a worker");
+                let mut st = lock(&self.state);
+                st.num_live -= 1;
+                st.num_threads -= 1;
+                st.num_spawning -= 1;
+                self.after_thread_exit(&mut st);
+            }
+        }
+    }
+
+    fn after_thread_exit(&self, st: &mut State) {
+        if st.num_threads == 0 && st.phase == PoolState::Stopping {
+            st.phase = PoolState::Terminated;
+        }
+        self.exited.notify_all();
+        self.room_changed(st);
+    }
+
+    fn worker_main(self: Arc<Self>, me: WorkerId) {
+        let start_panicked = Config::run_hook(&self.cfg.on_worker_start);
+        let mut st = lock(&self.state);
+        st.num_spawning -= 1;
+        st.hook_panics += u64::from(start_panicked);
+        st.threads.push(thread::current().id());
+        self.emit(&mut st, Event::WorkerStarted { worker: me });
+        let reason = loop {
+            let (g, next) = self.next(st, me);
+            st = g;
+            match next {
+                Next::Job(id, job) => {
+                    self.emit(
+                        &mut st,
+                        Event::JobStarted {
+                            job: id,
+                            worker: me,
+                        },
+                    );
+                    self.room_changed(&st);
+                    drop(st);
+                    let (panicked, hook_panics) = self.cfg.run_job(id, job);
+                    st = lock(&self.state);
+                    st.hook_panics += hook_panics;
+                    if panicked {
+                        st.panicked += 1;
+                        self.emit(
+                            &mut st,
+                            Event::JobPanicked {
+                                job: id,
+                                worker: me,
+                            },
+                        );
+                    } else {
+                        st.completed += 1;
+                        self.emit(
+                            &mut st,
+                            Event::JobFinished {
+                                job: id,
+                                worker: me,
+                            },
+                        );
+                    }
+                }
+                Next::Stop => {
+                    self.emit(&mut st, Event::SentinelTaken { worker: me });
+                    break ExitReason::Sentinel;
+                }
+                Next::IdleTimeout => break ExitReason::IdleTimeout,
+            }
+        };
+        // `num_live` already excludes this worker; its thread still counts until the hook ran.
+        let tid = thread::current().id();
+        st.threads.retain(|t| *t != tid);
+        self.room_changed(&st);
+        drop(st);
+        let exit_panicked = Config::run_hook(&self.cfg.on_worker_exit);
+        let mut st = lock(&self.state);
+        st.hook_panics += u64::from(exit_panicked);
+        st.num_threads -= 1;
+        self.emit(&mut st, Event::WorkerExited { worker: me, reason });
+        self.after_thread_exit(&mut st);
+    }
+
+    /// Takes the next item for worker `me`, parking while there is none.
+    fn next<'a>(&'a self, mut st: Guard<'a>, me: WorkerId) -> (Guard<'a>, Next) {
+        loop {
+            match st.queue.pop_front() {
+                Some(Msg::Stop) => {
+                    st.pending_stops -= 1;
+                    st.num_live -= 1;
+                    return (st, Next::Stop);
+                }
+                Some(Msg::Job(id, job)) => {
+                    st.num_queued -= 1;
+                    if job.claim() {
+                        return (st, Next::Job(id, job));
+                    }
+                    // Cancelled while queued: its handle's sink counts it. Drop it unlocked.
+                    drop(st);
+                    drop(job);
+                    st = lock(&self.state);
+                    continue;
+                }
+                None => {}
+            }
+            // Park until claimed, or until the keep-alive runs out above `min`.
+            st.num_idle += 1;
+            self.emit(&mut st, Event::WorkerParked { worker: me });
+            self.room_changed(&st);
+            let since = self.now();
+            loop {
+                let deadline =
+                    (st.num_live > st.min).then(|| since.saturating_add(self.cfg.keep_alive));
+                st = self.wait_until(&self.work, st, deadline);
+                if st.num_notify > 0 {
+                    st.num_notify -= 1;
+                    break;
+                }
+                let expired = deadline.is_some_and(|d| self.now() >= d);
+                if expired && st.num_live > st.min {
+                    st.num_idle -= 1;
+                    st.num_live -= 1;
+                    return (st, Next::IdleTimeout);
+                }
+            }
+        }
+    }
+
+    /// Moves to `Stopping` (or `Terminated`), refusing new work, and queues the sentinels.
+    /// Returns the jobs handed back (only a pool that never started has any).
+    fn begin_stop(&self, st: &mut State) -> Vec<Job> {
+        let mut returned = Vec::new();
+        match st.phase {
+            PoolState::Created => {
+                returned = self.drain_jobs(st);
+                st.phase = PoolState::Terminated;
+            }
+            PoolState::Running => {
+                st.phase = PoolState::Stopping;
+                for _ in st.pending_stops..st.num_live {
+                    self.push_stop(st);
+                }
+                if st.num_threads == 0 {
+                    st.phase = PoolState::Terminated;
+                }
+            }
+            PoolState::Stopping | PoolState::Terminated => {}
+        }
+        self.room.notify_all();
+        self.exited.notify_all();
+        returned
+    }
+
+    /// Removes every job from the queue, in order, handing back those not cancelled.
+    fn drain_jobs(&self, st: &mut State) -> Vec<Job> {
+        let mut returned = Vec::new();
+        let mut keep = VecDeque::new();
+        for msg in st.queue.drain(..) {
+            match msg {
+                Msg::Job(_, job) => {
+                    if job.release() {
+                        returned.push(job);
+                    }
+                }
+                Msg::Stop => keep.push_back(Msg::Stop),
+            }
+        }
+        st.queue = keep;
+        st.num_queued = 0;
+        returned
+    }
+
+    /// `DiscardOldest`: removes the oldest live job from the queue.
+    fn evict_oldest(&self, st: &mut State) -> Option<Job> {
+        while let Some(pos) = st.queue.iter().position(|m| matches!(m, Msg::Job(..))) {
+            let Some(Msg::Job(_, job)) = st.queue.remove(pos) else {
+                unreachable!()
+            };
+            st.num_queued -= 1;
+            if job.release() {
+                return Some(job);
+            }
+        }
+        None
+    }
+}
+
+/// Tells the pool a queued job was cancelled.
+struct Sink(Arc<Shared>);
+
+impl CancelSink for Sink {
+    fn job_cancelled(&self, id: JobId) {
+        let sh = &self.0;
+        let mut st = lock(&sh.state);
+        let pos = st
+            .queue
+            .iter()
+            .position(|m| matches!(m, Msg::Job(j, _) if *j == id));
+        let removed = pos.and_then(|p| st.queue.remove(p));
+        if removed.is_some() {
+            st.num_queued -= 1;
+        }
+        st.cancelled += 1;
+        sh.emit(&mut st, Event::JobCancelled { job: id });
+        sh.room_changed(&st);
+        drop(st);
+        drop(removed);
+    }
+}
+
+/// Wakes every waiter when a manual clock moves, so it re-checks its deadline.
+struct Waker(Arc<Shared>);
+
+impl ClockListener for Waker {
+    fn clock_advanced(&self) {
+        let _g = lock(&self.0.state);
+        self.0.work.notify_all();
+        self.0.room.notify_all();
+        self.0.exited.notify_all();
+    }
+}
+
+/// The classic pool: one mutex, condvars, typed sentinels. See the module docs.
+///
+/// ```
+/// use pool_core::{Builder, Pool, PoolExt};
+/// use std::time::Duration;
+/// let pool = Builder::new().min(1).max(4).classic().unwrap();
+/// pool.start().unwrap();
+/// let h = pool.submit(|| 6 * 7).unwrap();
+/// assert_eq!(h.join().unwrap(), 42);
+/// let report = pool.stop(Duration::from_secs(5));
+/// assert!(report.is_clean());
+/// ```
+pub struct ClassicPool {
+    shared: Arc<Shared>,
+    _clock: Subscription,
+}
+
+impl ClassicPool {
+    /// A pool with this configuration, not started.
+    pub fn new(cfg: Config) -> ClassicPool {
+        let state = State {
+            queue: VecDeque::new(),
+            num_queued: 0,
+            num_live: 0,
+            num_threads: 0,
+            num_idle: 0,
+            num_notify: 0,
+            num_spawning: 0,
+            pending_stops: 0,
+            put_waiters: 0,
+            min: cfg.min,
+            max: cfg.max,
+            phase: PoolState::Created,
+            next_job: 0,
+            next_worker: 0,
+            threads: Vec::new(),
+            completed: 0,
+            panicked: 0,
+            cancelled: 0,
+            rejected: 0,
+            caller_runs: 0,
+            hook_panics: 0,
+            peak_workers: 0,
+        };
+        let clock = cfg.clock.clone();
+        let shared = Arc::new(Shared {
+            cfg,
+            state: Mutex::new(state),
+            work: Condvar::new(),
+            room: Condvar::new(),
+            exited: Condvar::new(),
+        });
+        let sub = clock.subscribe(DynArc::new(Waker(Arc::clone(&shared))));
+        ClassicPool {
+            shared,
+            _clock: sub,
+        }
+    }
+
+    /// The configuration the pool was built with (bounds may have changed since; see `stats`).
+    pub fn config(&self) -> &Config {
+        &self.shared.cfg
+    }
+
+    fn refuse_full(&self, mut st: Guard<'_>, job: Job) -> Result<JobId, PutError<Job>> {
+        let sh = &self.shared;
+        match &sh.cfg.policy {
+            Policy::Reject => {
+                st.rejected += 1;
+                Err(PutError::Full(job))
+            }
+            Policy::CallerRuns => {
+                let id = JobId(st.next_job);
+                st.next_job += 1;
+                st.caller_runs += 1;
+                drop(st);
+                let claimed = job.claim();
+                let (panicked, hook_panics) = if claimed {
+                    sh.cfg.run_job(id, job)
+                } else {
+                    (false, 0)
+                };
+                let mut st = lock(&sh.state);
+                st.hook_panics += hook_panics;
+                if !claimed {
+                    st.cancelled += 1;
+                } else if panicked {
+                    st.panicked += 1;
+                } else {
+                    st.completed += 1;
+                }
+                sh.emit(&mut st, Event::JobRanByCaller { job: id, panicked });
+                Ok(id)
+            }
+            Policy::DiscardOldest(handler) => {
+                let Some(evicted) = sh.evict_oldest(&mut st) else {
+                    st.rejected += 1;
+                    return Err(PutError::Full(job));
+                };
+                st.rejected += 1;
+                let id = sh.enqueue(&mut st, job);
+                drop(st);
+                let handler = DynArc::clone(handler);
+                if crate::job::catch(move || handler(evicted)).is_err() {
+                    lock(&sh.state).hook_panics += 1;
+                }
+                Ok(id)
+            }
+        }
+    }
+}
+
+impl Pool for ClassicPool {
+    fn backend(&self) -> &'static str {
+        "classic"
+    }
+
+    fn start(&self) -> Result<usize, StartError> {
+        let sh = &self.shared;
+        let mut st = lock(&sh.state);
+        match st.phase {
+            PoolState::Created => {}
+            PoolState::Running => return Err(StartError::AlreadyStarted),
+            PoolState::Stopping | PoolState::Terminated => return Err(StartError::ShutDown),
+        }
+        st.phase = PoolState::Running;
+        let n = policy::start_count(st.min, st.max, st.num_queued);
+        let ids: Vec<_> = (0..n).map(|_| st.reserve_worker()).collect();
+        drop(st);
+        sh.spawn_workers(ids);
+        Ok(n)
+    }
+
+    fn put_with(&self, job: Job, admission: Admission) -> Result<JobId, PutError<Job>> {
+        let sh = &self.shared;
+        let mut st = lock(&sh.state);
+        let deadline = match admission {
+            Admission::Try => None,
+            Admission::Wait => Some(sh.deadline(sh.cfg.put_timeout)),
+            Admission::Timeout(t) => Some(sh.deadline(t)),
+        };
+        loop {
+            if matches!(st.phase, PoolState::Stopping | PoolState::Terminated) {
+                st.rejected += 1;
+                return Err(PutError::ShutDown(job));
+            }
+            match policy::admit(st.load(sh.cfg.capacity)) {
+                Admit::ClaimIdle => {
+                    let id = sh.enqueue(&mut st, job);
+                    st.claim_idle();
+                    sh.work.notify_one();
+                    return Ok(id);
+                }
+                Admit::Spawn => {
+                    let id = sh.enqueue(&mut st, job);
+                    let w = st.reserve_worker();
+                    drop(st);
+                    sh.spawn_workers([w]);
+                    return Ok(id);
+                }
+                Admit::Enqueue => return Ok(sh.enqueue(&mut st, job)),
+                Admit::Full => {}
+            }
+            match deadline {
+                Some(d) if sh.now() < d => {
+                    st.put_waiters += 1;
+                    st = sh.wait_until(&sh.room, st, Some(d));
+                    st.put_waiters -= 1;
+                }
+                _ => return self.refuse_full(st, job),
+            }
+        }
+    }
+
+    fn grow(&self, n: usize) -> usize {
+        let sh = &self.shared;
+        let mut st = lock(&sh.state);
+        if st.phase != PoolState::Running {
+            return 0;
+        }
+        let k = policy::grow_count(n, st.num_live, st.max);
+        let ids: Vec<_> = (0..k).map(|_| st.reserve_worker()).collect();
+        drop(st);
+        sh.spawn_workers(ids);
+        k
+    }
+
+    fn shrink(&self, n: usize) -> usize {
+        let sh = &self.shared;
+        let mut st = lock(&sh.state);
+        if st.phase != PoolState::Running {
+            return 0;
+        }
+        let k = policy::shrink_count(n, st.num_live, st.min, st.pending_stops);
+        for _ in 0..k {
+            sh.push_stop(&mut st);
+        }
+        k
+    }
+
+    fn resize(&self, min: usize, max: Option<usize>) -> Result<(), ConfigError> {
+        validate_bounds(min, max)?;
+        let sh = &self.shared;
+        let mut st = lock(&sh.state);
+        st.min = min;
+        st.max = max;
+        let mut ids = Vec::new();
+        if st.phase == PoolState::Running {
+            if st.num_live < min {
+                ids = (st.num_live..min).map(|_| st.reserve_worker()).collect();
+            }
+            let over = max.map_or(0, |m| (st.num_live - st.pending_stops).saturating_sub(m));
+            for _ in 0..over {
+                sh.push_stop(&mut st);
+            }
+            // Keep-alive eligibility and room may have changed.
+            sh.work.notify_all();
+            self.shared.room.notify_all();
+        }
+        drop(st);
+        sh.spawn_workers(ids);
+        Ok(())
+    }
+
+    fn stats(&self) -> Stats {
+        lock(&self.shared.state).stats()
+    }
+
+    fn stop(&self, timeout: Duration) -> StopReport {
+        let sh = &self.shared;
+        let mut st = lock(&sh.state);
+        let returned = sh.begin_stop(&mut st);
+        let deadline = sh.deadline(timeout);
+        let me = thread::current().id();
+        let inside = usize::from(st.threads.contains(&me));
+        while st.num_threads > inside && sh.now() < deadline {
+            st = sh.wait_until(&sh.exited, st, Some(deadline));
+        }
+        st.report(returned)
+    }
+
+    fn stop_now(&self) -> StopReport {
+        let sh = &self.shared;
+        let mut st = lock(&sh.state);
+        let returned = if st.phase == PoolState::Created {
+            sh.begin_stop(&mut st)
+        } else {
+            let returned = sh.drain_jobs(&mut st);
+            sh.begin_stop(&mut st);
+            returned
+        };
+        st.report(returned)
+    }
+
+    fn await_termination(&self, timeout: Duration) -> bool {
+        let sh = &self.shared;
+        let mut st = lock(&sh.state);
+        let deadline = sh.deadline(timeout);
+        while st.phase != PoolState::Terminated && sh.now() < deadline {
+            st = sh.wait_until(&sh.exited, st, Some(deadline));
+        }
+        st.phase == PoolState::Terminated
+    }
+}
+
+impl Drop for ClassicPool {
+    /// A non-blocking stop: no new work, queued jobs still run, workers exit after them.
+    fn drop(&mut self) {
+        let mut st = lock(&self.shared.state);
+        let returned = self.shared.begin_stop(&mut st);
+        drop(st);
+        drop(returned);
+    }
+}
+
+impl std::fmt::Debug for ClassicPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClassicPool")
+            .field("stats", &self.stats())
+            .finish()
+    }
+}

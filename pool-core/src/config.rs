@@ -1,0 +1,310 @@
+//! Pool configuration and its builder.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::clock::Clock;
+use crate::error::{ConfigError, ConfigErrorKind, validate_bounds};
+use crate::event::Event;
+use crate::job::{Job, JobId, Outcome, Panic};
+use crate::sync::DynArc as Arc;
+
+/// What happens to a job that finds the queue full when its wait is over.
+#[derive(Clone, Default)]
+pub enum Policy {
+    /// Hand the job back in [`crate::PutError::Full`] (the default).
+    #[default]
+    Reject,
+    /// Run the job on the submitting thread, now.
+    CallerRuns,
+    /// Evict the oldest queued job, give it to this handler, and queue the new one.
+    DiscardOldest(Arc<dyn Fn(Job) + Send + Sync>),
+}
+
+impl fmt::Debug for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Policy::Reject => "Reject",
+            Policy::CallerRuns => "CallerRuns",
+            Policy::DiscardOldest(_) => "DiscardOldest",
+        })
+    }
+}
+
+/// A hook with no arguments (worker start / exit).
+pub type Hook = Arc<dyn Fn() + Send + Sync>;
+/// A hook told about a job (before / after it runs).
+pub type JobHook = Arc<dyn Fn(JobId) + Send + Sync>;
+/// A listener for lifecycle [`Event`]s. It runs at the moment of the event, possibly while the
+/// pool holds an internal lock: it must be quick and must not call into the pool.
+pub type EventListener = Arc<dyn Fn(&Event) + Send + Sync>;
+/// Gets the panics of jobs that have no handle and no callback.
+pub type PanicHandler = Arc<dyn Fn(JobId, Panic) + Send + Sync>;
+
+/// Everything a backend needs to build a pool. Made by [`Builder`]; always valid.
+#[derive(Clone)]
+pub struct Config {
+    /// Workers kept alive even when idle.
+    pub(crate) min: usize,
+    /// Most workers at once; `None` is unbounded.
+    pub(crate) max: Option<usize>,
+    /// Most jobs waiting in the queue; `None` is unbounded.
+    pub(crate) capacity: Option<usize>,
+    /// How long a worker above `min` may stay idle before it exits.
+    pub(crate) keep_alive: Duration,
+    /// How long `put` waits for room in a full queue.
+    pub(crate) put_timeout: Duration,
+    pub(crate) policy: Policy,
+    pub(crate) thread_name: String,
+    pub(crate) stack_size: Option<usize>,
+    pub(crate) clock: Clock,
+    pub(crate) on_event: Option<EventListener>,
+    pub(crate) on_worker_start: Option<Hook>,
+    pub(crate) on_worker_exit: Option<Hook>,
+    pub(crate) before_job: Option<JobHook>,
+    pub(crate) after_job: Option<JobHook>,
+    pub(crate) panic_handler: Option<PanicHandler>,
+}
+
+impl Config {
+    /// The minimum number of workers.
+    pub fn min(&self) -> usize {
+        self.min
+    }
+    /// The maximum number of workers (`None`: unbounded).
+    pub fn max(&self) -> Option<usize> {
+        self.max
+    }
+    /// The queue capacity (`None`: unbounded).
+    pub fn capacity(&self) -> Option<usize> {
+        self.capacity
+    }
+    /// The idle keep-alive of workers above `min`.
+    pub fn keep_alive(&self) -> Duration {
+        self.keep_alive
+    }
+    /// How long `put` waits for room.
+    pub fn put_timeout(&self) -> Duration {
+        self.put_timeout
+    }
+    /// The rejection policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+    /// The clock.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+    /// The thread-name prefix.
+    pub fn thread_name(&self) -> &str {
+        &self.thread_name
+    }
+    /// The worker stack size, if set.
+    pub fn stack_size(&self) -> Option<usize> {
+        self.stack_size
+    }
+
+    /// Sends `e` to the `tracing` subscriber and the listener; a panicking listener is caught
+    /// and reported as `true`.
+    pub(crate) fn emit(&self, e: &Event) -> bool {
+        e.trace();
+        match &self.on_event {
+            Some(l) => crate::job::catch(|| l(e)).is_err(),
+            None => false,
+        }
+    }
+
+    /// Whether anyone listens to events (the `tracing` subscriber or a listener).
+    pub fn has_listener(&self) -> bool {
+        self.on_event.is_some() || tracing::enabled!(target: "pool", tracing::Level::TRACE)
+    }
+
+    /// Runs `hook` catching a panic; true if it panicked.
+    pub(crate) fn run_hook(hook: &Option<Hook>) -> bool {
+        hook.as_ref()
+            .is_some_and(|h| crate::job::catch(|| h()).is_err())
+    }
+
+    /// Runs a job hook catching a panic; true if it panicked.
+    pub(crate) fn run_job_hook(hook: &Option<JobHook>, id: JobId) -> bool {
+        hook.as_ref()
+            .is_some_and(|h| crate::job::catch(|| h(id)).is_err())
+    }
+
+    /// Gives a job's panic to the panic handler (catching a panic there); true if it panicked.
+    pub(crate) fn handle_panic(&self, id: JobId, outcome: Outcome) -> bool {
+        match (outcome, &self.panic_handler) {
+            (Outcome::Panicked(Some(p)), Some(h)) => crate::job::catch(|| h(id, p)).is_err(),
+            _ => false,
+        }
+    }
+
+    /// Runs the worker-side hooks around a claimed job and reports (panicked, hook panics).
+    pub(crate) fn run_job(&self, id: JobId, job: Job) -> (bool, u64) {
+        let mut hook_panics = u64::from(Config::run_job_hook(&self.before_job, id));
+        let report = job.run_claimed();
+        let panicked = matches!(report.outcome, Outcome::Panicked(_));
+        hook_panics += u64::from(report.callback_panicked);
+        hook_panics += u64::from(self.handle_panic(id, report.outcome));
+        hook_panics += u64::from(Config::run_job_hook(&self.after_job, id));
+        (panicked, hook_panics)
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("min", &self.min)
+            .field("max", &self.max)
+            .field("capacity", &self.capacity)
+            .field("keep_alive", &self.keep_alive)
+            .field("put_timeout", &self.put_timeout)
+            .field("policy", &self.policy)
+            .field("thread_name", &self.thread_name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Config`] and, from it, a pool of any backend.
+///
+/// Defaults: `min = 0`, `max` = the machine's parallelism, unbounded queue, keep-alive 60 s, put
+/// timeout 10 s, policy [`Policy::Reject`], thread names `pool-worker-N`, the system clock.
+#[derive(Clone, Debug)]
+pub struct Builder {
+    cfg: Config,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+impl Builder {
+    /// A builder with the defaults.
+    pub fn new() -> Builder {
+        let par = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        Builder {
+            cfg: Config {
+                min: 0,
+                max: Some(par),
+                capacity: None,
+                keep_alive: Duration::from_secs(60),
+                put_timeout: Duration::from_secs(10),
+                policy: Policy::Reject,
+                thread_name: "pool-worker".to_owned(),
+                stack_size: None,
+                clock: Clock::system(),
+                on_event: None,
+                on_worker_start: None,
+                on_worker_exit: None,
+                before_job: None,
+                after_job: None,
+                panic_handler: None,
+            },
+        }
+    }
+
+    /// Workers kept even when idle (cheroot `min`, twisted `minthreads`).
+    pub fn min(mut self, min: usize) -> Self {
+        self.cfg.min = min;
+        self
+    }
+    /// Most workers at once (cheroot `max`, pywin32 `max_workers`).
+    pub fn max(mut self, max: usize) -> Self {
+        self.cfg.max = Some(max);
+        self
+    }
+    /// No upper bound on workers (cheroot `max=-1`).
+    pub fn unbounded(mut self) -> Self {
+        self.cfg.max = None;
+        self
+    }
+    /// A fixed number of workers: `min = max = n`.
+    pub fn fixed(self, n: usize) -> Self {
+        self.min(n).max(n)
+    }
+    /// Most jobs waiting in the queue (cheroot `accepted_queue_size`).
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.cfg.capacity = Some(capacity);
+        self
+    }
+    /// How long an idle worker above `min` lives (Java keep-alive).
+    pub fn keep_alive(mut self, d: Duration) -> Self {
+        self.cfg.keep_alive = d;
+        self
+    }
+    /// How long `put` waits for room (cheroot `accepted_queue_timeout`).
+    pub fn put_timeout(mut self, d: Duration) -> Self {
+        self.cfg.put_timeout = d;
+        self
+    }
+    /// The rejection policy.
+    pub fn policy(mut self, p: Policy) -> Self {
+        self.cfg.policy = p;
+        self
+    }
+    /// Policy [`Policy::DiscardOldest`] with this eviction handler.
+    pub fn discard_oldest(self, handler: impl Fn(Job) + Send + Sync + 'static) -> Self {
+        self.policy(Policy::DiscardOldest(Arc::new(handler)))
+    }
+    /// Worker thread names are `{prefix}-{n}`.
+    pub fn thread_name(mut self, prefix: impl Into<String>) -> Self {
+        self.cfg.thread_name = prefix.into();
+        self
+    }
+    /// Worker stack size in bytes.
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.cfg.stack_size = Some(bytes);
+        self
+    }
+    /// The clock for every deadline (see [`Clock::manual`] for tests).
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.cfg.clock = clock;
+        self
+    }
+    /// Listens to lifecycle events (see [`EventListener`] for the rules).
+    pub fn on_event(mut self, f: impl Fn(&Event) + Send + Sync + 'static) -> Self {
+        self.cfg.on_event = Some(Arc::new(f));
+        self
+    }
+    /// Runs on each worker thread when it starts.
+    pub fn on_worker_start(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
+        self.cfg.on_worker_start = Some(Arc::new(f));
+        self
+    }
+    /// Runs on each worker thread as it exits.
+    pub fn on_worker_exit(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
+        self.cfg.on_worker_exit = Some(Arc::new(f));
+        self
+    }
+    /// Runs on the worker before each job.
+    pub fn before_job(mut self, f: impl Fn(JobId) + Send + Sync + 'static) -> Self {
+        self.cfg.before_job = Some(Arc::new(f));
+        self
+    }
+    /// Runs on the worker after each job (and its callback).
+    pub fn after_job(mut self, f: impl Fn(JobId) + Send + Sync + 'static) -> Self {
+        self.cfg.after_job = Some(Arc::new(f));
+        self
+    }
+    /// Receives panics of jobs that have no handle and no callback.
+    pub fn panic_handler(mut self, f: impl Fn(JobId, Panic) + Send + Sync + 'static) -> Self {
+        self.cfg.panic_handler = Some(Arc::new(f));
+        self
+    }
+
+    /// Validates and returns the configuration.
+    pub fn config(self) -> Result<Config, ConfigError> {
+        validate_bounds(self.cfg.min, self.cfg.max)?;
+        if self.cfg.capacity == Some(0) {
+            return Err(ConfigError::new(ConfigErrorKind::ZeroCapacity));
+        }
+        Ok(self.cfg)
+    }
+
+    /// Builds a [`crate::ClassicPool`].
+    pub fn classic(self) -> Result<crate::ClassicPool, ConfigError> {
+        Ok(crate::ClassicPool::new(self.config()?))
+    }
+}

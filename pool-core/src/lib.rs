@@ -1,0 +1,49 @@
+//! `pool-core`: the [`Pool`] contract every backend of the workspace implements, and the portable
+//! backends.
+//!
+//! The semantics every backend follows are written in `docs/semantics.md` at the workspace root:
+//! sizing within `min`/`max`, when workers are created, bounded queues and rejection policies
+//! that always hand the job back, results by handle, callback or result queue, panics that never
+//! kill a worker, resizing with typed stop sentinels, idle keep-alive on a clock tests can step,
+//! draining stops with deadlines, and lifecycle events.
+//!
+//! Backends:
+//! - [`ClassicPool`]: one `Mutex`, `Condvar`s, typed sentinels; the plainly correct reference.
+//!
+//! ```
+//! use pool_core::{Builder, Pool, PoolExt};
+//! use std::time::Duration;
+//!
+//! let pool = Builder::new().min(1).max(4).capacity(100).classic().unwrap();
+//! pool.start().unwrap();
+//! let answer = pool.submit(|| 6 * 7).unwrap();
+//! pool.execute(|| println!("fire and forget")).unwrap();
+//! assert_eq!(answer.join().unwrap(), 42);
+//! let report = pool.stop(Duration::from_secs(5));
+//! assert_eq!(report.completed, 2);
+//! println!("{}", pool.stats());
+//! ```
+
+mod classic;
+mod clock;
+mod config;
+mod error;
+mod event;
+mod handle;
+mod job;
+mod policy;
+mod pool;
+mod results;
+mod stats;
+mod sync;
+
+pub use classic::ClassicPool;
+pub use clock::{Clock, ClockListener, ManualClock};
+pub use config::{Builder, Config, EventListener, Hook, JobHook, PanicHandler, Policy};
+pub use error::{ConfigError, ConfigErrorKind, PutError, StartError, validate_bounds};
+pub use event::{Event, EventLog, ExitReason, WaitTimedOut, WorkerId};
+pub use handle::{JobHandle, JoinError};
+pub use job::{CancelSink, Job, JobId, Outcome, Panic};
+pub use pool::{Admission, Batch, BatchError, Pool, PoolExt};
+pub use results::{Completed, PollError, ResultQueue};
+pub use stats::{PoolState, Stats, StopReport};

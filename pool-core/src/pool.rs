@@ -1,0 +1,239 @@
+//! The contract every backend implements.
+//!
+//! [`Pool`] is object-safe (`&dyn Pool` works) and speaks in [`Job`]s. [`PoolExt`], implemented
+//! for every pool, adds the typed forms: `execute`, `submit` (a [`JobHandle`]),
+//! `submit_with_callback`, `submit_batch`; each hands the caller's own closure back when the job is
+//! refused. The semantics are specified in `docs/semantics.md`.
+
+use std::time::Duration;
+
+use crate::error::{ConfigError, PutError, StartError};
+use crate::handle::{CallbackTask, HandleTask, JobHandle, JoinError};
+use crate::job::{FnJob, Job, JobId, Panic};
+use crate::stats::{Stats, StopReport};
+
+/// How long a put may wait for room in a full queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admission {
+    /// Up to the pool's configured put timeout ([`Pool::put`]).
+    Wait,
+    /// Not at all ([`Pool::try_put`]).
+    Try,
+    /// Up to this long ([`Pool::put_timeout`]).
+    Timeout(Duration),
+}
+
+/// A thread pool. Every backend of the workspace implements it; `docs/semantics.md` says what each
+/// operation does, when it may be called, and what a caller observes.
+pub trait Pool: Send + Sync {
+    /// The backend's name (for reports).
+    fn backend(&self) -> &'static str;
+
+    /// Starts `max(min, min(backlog, max))` workers and returns how many. Jobs may be queued before.
+    fn start(&self) -> Result<usize, StartError>;
+
+    /// Queues `job` as `admission` allows (see [`Admission`]); a refused job comes back in the
+    /// error. Returns the id the pool gave the job.
+    fn put_with(&self, job: Job, admission: Admission) -> Result<JobId, PutError<Job>>;
+
+    /// Queues `job`, waiting up to the configured put timeout for room.
+    fn put(&self, job: Job) -> Result<JobId, PutError<Job>> {
+        self.put_with(job, Admission::Wait)
+    }
+
+    /// Queues `job` without waiting.
+    fn try_put(&self, job: Job) -> Result<JobId, PutError<Job>> {
+        self.put_with(job, Admission::Try)
+    }
+
+    /// Queues `job`, waiting up to `timeout` for room.
+    fn put_timeout(&self, job: Job, timeout: Duration) -> Result<JobId, PutError<Job>> {
+        self.put_with(job, Admission::Timeout(timeout))
+    }
+
+    /// Starts up to `n` more workers (never above `max`); returns how many it started.
+    fn grow(&self, n: usize) -> usize;
+
+    /// Queues stop sentinels for up to `n` workers (never below `min`, counting stops already
+    /// pending); returns how many it queued.
+    fn shrink(&self, n: usize) -> usize;
+
+    /// Sets new bounds; on a running pool, grows to `min` and shrinks to `max`.
+    fn resize(&self, min: usize, max: Option<usize>) -> Result<(), ConfigError>;
+
+    /// A snapshot of the pool.
+    fn stats(&self) -> Stats;
+
+    /// Refuses new work, lets the queue drain, waits until every worker exits or `timeout` (pool
+    /// clock) passes. Idempotent; safe to call from inside a job.
+    fn stop(&self, timeout: Duration) -> StopReport;
+
+    /// Refuses new work and hands back every job that has not started, in queue order; does not
+    /// wait.
+    fn stop_now(&self) -> StopReport;
+
+    /// Waits up to `timeout` (pool clock) until the pool is stopped and every worker has exited.
+    fn await_termination(&self, timeout: Duration) -> bool;
+}
+
+/// Typed conveniences over any [`Pool`], including `dyn Pool`.
+pub trait PoolExt: Pool {
+    /// Runs `f` on the pool, fire-and-forget (cheroot `put`, twisted `callInThread`). A panic goes
+    /// to the pool's panic handler.
+    fn execute<F>(&self, f: F) -> Result<JobId, PutError<F>>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.execute_with(f, Admission::Wait)
+    }
+
+    /// [`PoolExt::execute`] without waiting for room.
+    fn try_execute<F>(&self, f: F) -> Result<JobId, PutError<F>>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.execute_with(f, Admission::Try)
+    }
+
+    /// [`PoolExt::execute`] with an explicit admission.
+    fn execute_with<F>(&self, f: F, admission: Admission) -> Result<JobId, PutError<F>>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.put_with(Job::from_runnable(FnJob(f)), admission)
+            .map_err(|e| {
+                e.map(|job| match job.downcast::<F>() {
+                    Ok(f) => f,
+                    Err(_) => unreachable!("a refused job is the one we built"),
+                })
+            })
+    }
+
+    /// Runs `f` on the pool and returns a handle to its result (join, try_join, join_timeout,
+    /// cancel).
+    fn submit<F, T>(&self, f: F) -> Result<JobHandle<T>, PutError<F>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.submit_with(f, Admission::Wait)
+    }
+
+    /// [`PoolExt::submit`] without waiting for room.
+    fn try_submit<F, T>(&self, f: F) -> Result<JobHandle<T>, PutError<F>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.submit_with(f, Admission::Try)
+    }
+
+    /// [`PoolExt::submit`] with an explicit admission.
+    fn submit_with<F, T>(&self, f: F, admission: Admission) -> Result<JobHandle<T>, PutError<F>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (job, slot) = JobHandle::new_task(f);
+        match self.put_with(job, admission) {
+            Ok(id) => Ok(JobHandle::from_slot(slot, id)),
+            Err(e) => Err(e.map(|job| match job.downcast_raw::<HandleTask<F, T>>() {
+                Ok(mut task) => task.f.take().expect("a refused task has not run"),
+                Err(_) => unreachable!("a refused job is the one we built"),
+            })),
+        }
+    }
+
+    /// Runs `f`, then `on_result(Ok(value) | Err(panic))` on the same worker thread right after,
+    /// exactly once (twisted `callInThreadWithCallback`). A panicking callback is caught and
+    /// counted in `hook_panics`.
+    fn submit_with_callback<F, T, C>(&self, f: F, on_result: C) -> Result<JobId, PutError<(F, C)>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        C: FnOnce(Result<T, Panic>) + Send + 'static,
+        T: 'static,
+    {
+        self.submit_with_callback_with(f, on_result, Admission::Wait)
+    }
+
+    /// [`PoolExt::submit_with_callback`] with an explicit admission.
+    fn submit_with_callback_with<F, T, C>(
+        &self,
+        f: F,
+        on_result: C,
+        admission: Admission,
+    ) -> Result<JobId, PutError<(F, C)>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        C: FnOnce(Result<T, Panic>) + Send + 'static,
+        T: 'static,
+    {
+        let job = Job::from_runnable(CallbackTask { f, on_result });
+        self.put_with(job, admission).map_err(|e| {
+            e.map(|job| match job.downcast_raw::<CallbackTask<F, C>>() {
+                Ok(t) => (t.f, t.on_result),
+                Err(_) => unreachable!("a refused job is the one we built"),
+            })
+        })
+    }
+
+    /// Submits every closure (Arndt `makeRequests` + `putRequest`); [`Batch::join_all`] gives the
+    /// results in input order. A refused closure is handed back in its place.
+    fn submit_batch<I, F, T>(&self, jobs: I) -> Batch<T, F>
+    where
+        I: IntoIterator<Item = F>,
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        Batch {
+            entries: jobs.into_iter().map(|f| self.submit(f)).collect(),
+        }
+    }
+}
+
+impl<P: Pool + ?Sized> PoolExt for P {}
+
+/// Jobs submitted together; results come back in input order.
+#[derive(Debug)]
+pub struct Batch<T, F> {
+    entries: Vec<Result<JobHandle<T>, PutError<F>>>,
+}
+
+/// Why one entry of a [`Batch`] has no value.
+#[derive(Debug)]
+pub enum BatchError<F> {
+    /// The job was refused; the closure is handed back.
+    Refused(PutError<F>),
+    /// The job ran but has no value (panic, cancel, drop).
+    Join(JoinError),
+}
+
+impl<T, F> Batch<T, F> {
+    /// The entries: a handle, or the refusal with the closure.
+    pub fn entries(&self) -> &[Result<JobHandle<T>, PutError<F>>] {
+        &self.entries
+    }
+
+    /// How many jobs the batch holds.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the batch is empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl<T: Send + 'static, F> Batch<T, F> {
+    /// Waits for every job; results in input order.
+    pub fn join_all(self) -> Vec<Result<T, BatchError<F>>> {
+        self.entries
+            .into_iter()
+            .map(|e| match e {
+                Ok(h) => h.join().map_err(BatchError::Join),
+                Err(refused) => Err(BatchError::Refused(refused)),
+            })
+            .collect()
+    }
+}
