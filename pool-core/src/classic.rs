@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use crate::clock::{ClockListener, Subscription};
 use crate::config::{Config, Policy};
+#[cfg(feature = "mutants")]
+use crate::config::Mutation;
 use crate::error::{ConfigError, PutError, StartError, validate_bounds};
 use crate::event::{Event, ExitReason, WorkerId};
 use crate::job::{CancelSink, Job, JobId};
@@ -88,7 +90,7 @@ impl State {
         Load {
             running: self.phase == PoolState::Running,
             idle: self.num_idle,
-            live: self.num_live,
+            staying: self.num_live - self.pending_stops,
             max: self.max,
             backlog: self.backlog(),
             capacity,
@@ -111,7 +113,7 @@ impl State {
             peak_workers: self.peak_workers,
             min: self.min,
             max: self.max,
-            state: Some(self.phase),
+            state: self.phase,
         }
     }
 
@@ -211,11 +213,11 @@ impl Shared {
 
     /// Gives `job` an id and puts it in the queue (or counts it cancelled if its handle already
     /// cancelled it).
-    fn enqueue(self: &Arc<Self>, st: &mut State, job: Job) -> JobId {
+    fn enqueue(sh: &Arc<Shared>, st: &mut State, job: Job) -> JobId {
         let id = JobId(st.next_job);
         st.next_job += 1;
         if job.has_control() {
-            let sink: DynArc<dyn CancelSink> = DynArc::new(Sink(Arc::clone(self)));
+            let sink: DynArc<dyn CancelSink> = DynArc::new(Sink(Arc::clone(sh)));
             if !job.enqueue(id, &sink) {
                 st.cancelled += 1;
                 return id;
@@ -226,20 +228,20 @@ impl Shared {
         id
     }
 
-    fn spawn_workers(self: &Arc<Self>, ids: impl IntoIterator<Item = WorkerId>) {
+    fn spawn_workers(sh: &Arc<Shared>, ids: impl IntoIterator<Item = WorkerId>) {
         for id in ids {
-            let mut b = thread::Builder::new().name(format!("{}-{}", self.cfg.thread_name, id.0));
-            if let Some(size) = self.cfg.stack_size {
+            let mut b = thread::Builder::new().name(format!("{}-{}", sh.cfg.thread_name, id.0));
+            if let Some(size) = sh.cfg.stack_size {
                 b = b.stack_size(size);
             }
-            let shared = Arc::clone(self);
-            if let Err(e) = b.spawn(move || shared.worker_main(id)) {
+            let shared = Arc::clone(sh);
+            if let Err(e) = b.spawn(move || Shared::worker_main(&shared, id)) {
                 tracing::error!(target: "pool", worker = id.0, error = %e, "could not spawn a worker");
-                let mut st = lock(&self.state);
+                let mut st = lock(&sh.state);
                 st.num_live -= 1;
                 st.num_threads -= 1;
                 st.num_spawning -= 1;
-                self.after_thread_exit(&mut st);
+                sh.after_thread_exit(&mut st);
             }
         }
     }
@@ -252,7 +254,7 @@ impl Shared {
         self.room_changed(st);
     }
 
-    fn worker_main(self: Arc<Self>, me: WorkerId) {
+    fn worker_main(&self, me: WorkerId) {
         let start_panicked = Config::run_hook(&self.cfg.on_worker_start);
         let mut st = lock(&self.state);
         st.num_spawning -= 1;
@@ -273,8 +275,38 @@ impl Shared {
                     );
                     self.room_changed(&st);
                     drop(st);
+                    #[cfg(not(feature = "mutants"))]
                     let (panicked, hook_panics) = self.cfg.run_job(id, job);
+                    // MUTANT(finishing-idle): counted idle once the job returned, before
+                    // `after_job`; on relocking it takes its idle slot back (or the claim a put
+                    // made on it) and goes on to the queue.
+                    #[cfg(feature = "mutants")]
+                    let (panicked, hook_panics) = if self.cfg.mutated(Mutation::FinishingIdle) {
+                        let finished = || lock(&self.state).num_idle += 1;
+                        let ran = self.cfg.run_job_then(id, job, finished);
+                        let mut st = lock(&self.state);
+                        if st.num_idle > 0 {
+                            st.num_idle -= 1;
+                        } else {
+                            st.num_notify = st.num_notify.saturating_sub(1);
+                        }
+                        ran
+                    } else {
+                        self.cfg.run_job(id, job)
+                    };
                     st = lock(&self.state);
+                    // MUTANT(double-callback): the panic handler runs again if the pool is
+                    // stopping by the time the job is done.
+                    #[cfg(feature = "mutants")]
+                    if panicked
+                        && st.phase == PoolState::Stopping
+                        && self.cfg.mutated(Mutation::DoubleCallback)
+                    {
+                        drop(st);
+                        let again = crate::job::Panic::new(Box::new("double-callback mutant"));
+                        self.cfg.handle_panic(id, crate::job::Outcome::Panicked(Some(again)));
+                        st = lock(&self.state);
+                    }
                     st.hook_panics += hook_panics;
                     if panicked {
                         st.panicked += 1;
@@ -332,7 +364,9 @@ impl Shared {
                     }
                     // Cancelled while queued: its handle's sink counts it. Drop it unlocked.
                     drop(st);
-                    drop(job);
+                    if crate::job::catch(move || drop(job)).is_err() {
+                        lock(&self.state).hook_panics += 1;
+                    }
                     st = lock(&self.state);
                     continue;
                 }
@@ -352,7 +386,7 @@ impl Shared {
                     break;
                 }
                 let expired = deadline.is_some_and(|d| self.now() >= d);
-                if expired && st.num_live > st.min {
+                if expired && policy::may_retire(st.num_live, st.pending_stops, st.min) {
                     st.num_idle -= 1;
                     st.num_live -= 1;
                     return (st, Next::IdleTimeout);
@@ -365,6 +399,9 @@ impl Shared {
     /// Returns the jobs handed back (only a pool that never started has any).
     fn begin_stop(&self, st: &mut State) -> Vec<Job> {
         let mut returned = Vec::new();
+        if matches!(st.phase, PoolState::Created | PoolState::Running) {
+            self.emit(st, Event::StopRequested);
+        }
         match st.phase {
             PoolState::Created => {
                 returned = self.drain_jobs(st);
@@ -439,7 +476,9 @@ impl CancelSink for Sink {
         sh.emit(&mut st, Event::JobCancelled { job: id });
         sh.room_changed(&st);
         drop(st);
-        drop(removed);
+        if crate::job::catch(move || drop(removed)).is_err() {
+            lock(&sh.state).hook_panics += 1;
+        }
     }
 }
 
@@ -555,7 +594,7 @@ impl ClassicPool {
                     return Err(PutError::Full(job));
                 };
                 st.rejected += 1;
-                let id = sh.enqueue(&mut st, job);
+                let id = Shared::enqueue(sh, &mut st, job);
                 drop(st);
                 let handler = DynArc::clone(handler);
                 if crate::job::catch(move || handler(evicted)).is_err() {
@@ -584,7 +623,7 @@ impl Pool for ClassicPool {
         let n = policy::start_count(st.min, st.max, st.num_queued);
         let ids: Vec<_> = (0..n).map(|_| st.reserve_worker()).collect();
         drop(st);
-        sh.spawn_workers(ids);
+        Shared::spawn_workers(sh, ids);
         Ok(n)
     }
 
@@ -596,30 +635,40 @@ impl Pool for ClassicPool {
             Admission::Wait => Some(sh.deadline(sh.cfg.put_timeout)),
             Admission::Timeout(t) => Some(sh.deadline(t)),
         };
+        let mut waited = false;
         loop {
-            if matches!(st.phase, PoolState::Stopping | PoolState::Terminated) {
+            let refuse = matches!(st.phase, PoolState::Stopping | PoolState::Terminated);
+            // MUTANT(late-sentinel): a stopping pool still admits the job, behind the sentinels.
+            #[cfg(feature = "mutants")]
+            let refuse = refuse
+                && !(st.phase == PoolState::Stopping && sh.cfg.mutated(Mutation::LateSentinel));
+            if refuse {
                 st.rejected += 1;
                 return Err(PutError::ShutDown(job));
             }
             match policy::admit(st.load(sh.cfg.capacity)) {
                 Admit::ClaimIdle => {
-                    let id = sh.enqueue(&mut st, job);
+                    let id = Shared::enqueue(sh, &mut st, job);
                     st.claim_idle();
                     sh.work.notify_one();
                     return Ok(id);
                 }
                 Admit::Spawn => {
-                    let id = sh.enqueue(&mut st, job);
+                    let id = Shared::enqueue(sh, &mut st, job);
                     let w = st.reserve_worker();
                     drop(st);
-                    sh.spawn_workers([w]);
+                    Shared::spawn_workers(sh, [w]);
                     return Ok(id);
                 }
-                Admit::Enqueue => return Ok(sh.enqueue(&mut st, job)),
+                Admit::Enqueue => return Ok(Shared::enqueue(sh, &mut st, job)),
                 Admit::Full => {}
             }
             match deadline {
                 Some(d) if sh.now() < d => {
+                    if !waited {
+                        waited = true;
+                        sh.emit(&mut st, Event::PutWaiting);
+                    }
                     st.put_waiters += 1;
                     st = sh.wait_until(&sh.room, st, Some(d));
                     st.put_waiters -= 1;
@@ -638,7 +687,7 @@ impl Pool for ClassicPool {
         let k = policy::grow_count(n, st.num_live, st.max);
         let ids: Vec<_> = (0..k).map(|_| st.reserve_worker()).collect();
         drop(st);
-        sh.spawn_workers(ids);
+        Shared::spawn_workers(sh, ids);
         k
     }
 
@@ -649,6 +698,13 @@ impl Pool for ClassicPool {
             return 0;
         }
         let k = policy::shrink_count(n, st.num_live, st.min, st.pending_stops);
+        // MUTANT(over-shrink): the pending stops are forgotten.
+        #[cfg(feature = "mutants")]
+        let k = if sh.cfg.mutated(Mutation::OverShrink) {
+            policy::shrink_count(n, st.num_live, st.min, 0)
+        } else {
+            k
+        };
         for _ in 0..k {
             sh.push_stop(&mut st);
         }
@@ -663,9 +719,8 @@ impl Pool for ClassicPool {
         st.max = max;
         let mut ids = Vec::new();
         if st.phase == PoolState::Running {
-            if st.num_live < min {
-                ids = (st.num_live..min).map(|_| st.reserve_worker()).collect();
-            }
+            let refill = policy::refill_count(min, st.num_live, st.pending_stops);
+            ids = (0..refill).map(|_| st.reserve_worker()).collect();
             let over = max.map_or(0, |m| (st.num_live - st.pending_stops).saturating_sub(m));
             for _ in 0..over {
                 sh.push_stop(&mut st);
@@ -675,7 +730,7 @@ impl Pool for ClassicPool {
             self.shared.room.notify_all();
         }
         drop(st);
-        sh.spawn_workers(ids);
+        Shared::spawn_workers(sh, ids);
         Ok(())
     }
 
@@ -686,8 +741,8 @@ impl Pool for ClassicPool {
     fn stop(&self, timeout: Duration) -> StopReport {
         let sh = &self.shared;
         let mut st = lock(&sh.state);
-        let returned = sh.begin_stop(&mut st);
         let deadline = sh.deadline(timeout);
+        let returned = sh.begin_stop(&mut st);
         let me = thread::current().id();
         let inside = usize::from(st.threads.contains(&me));
         while st.num_threads > inside && sh.now() < deadline {

@@ -64,6 +64,27 @@ pub struct Config {
     pub(crate) before_job: Option<JobHook>,
     pub(crate) after_job: Option<JobHook>,
     pub(crate) panic_handler: Option<PanicHandler>,
+    /// A deliberate bug (feature `mutants`): see [`Builder::mutation`].
+    #[cfg(feature = "mutants")]
+    pub(crate) mutation: Option<Mutation>,
+}
+
+/// Deliberately broken behaviours of the classic backend, so the conformance kit can show that
+/// its suite catches real bugs (feature `mutants`; never enabled outside tests).
+#[cfg(feature = "mutants")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mutation {
+    /// `"late-sentinel"`: a stopping pool still admits jobs, so they land behind the last
+    /// stop sentinel and are never run.
+    LateSentinel,
+    /// `"over-shrink"`: `shrink` ignores the pending stops, so repeated shrinks go below `min`.
+    OverShrink,
+    /// `"double-callback"`: a panicking job that finishes while the pool is stopping gets its
+    /// panic handler (its callback) run twice.
+    DoubleCallback,
+    /// `"finishing-idle"`: a worker counts as idle capacity as soon as its job returned, before
+    /// its after-job bookkeeping is done.
+    FinishingIdle,
 }
 
 impl Config {
@@ -139,6 +160,26 @@ impl Config {
         }
     }
 
+    /// Whether this pool carries the deliberate bug `m` (feature `mutants`).
+    #[cfg(feature = "mutants")]
+    pub(crate) fn mutated(&self, m: Mutation) -> bool {
+        self.mutation == Some(m)
+    }
+
+    /// [`Config::run_job`] calling `finished` once the job, its callback and the panic handler
+    /// are done, before `after_job` (feature `mutants`, for [`Mutation::FinishingIdle`]).
+    #[cfg(feature = "mutants")]
+    pub(crate) fn run_job_then(&self, id: JobId, job: Job, finished: impl FnOnce()) -> (bool, u64) {
+        let mut hook_panics = u64::from(Config::run_job_hook(&self.before_job, id));
+        let report = job.run_claimed();
+        let panicked = matches!(report.outcome, Outcome::Panicked(_));
+        hook_panics += u64::from(report.callback_panicked);
+        hook_panics += u64::from(self.handle_panic(id, report.outcome));
+        finished();
+        hook_panics += u64::from(Config::run_job_hook(&self.after_job, id));
+        (panicked, hook_panics)
+    }
+
     /// Runs the worker-side hooks around a claimed job and reports (panicked, hook panics).
     pub(crate) fn run_job(&self, id: JobId, job: Job) -> (bool, u64) {
         let mut hook_panics = u64::from(Config::run_job_hook(&self.before_job, id));
@@ -183,7 +224,7 @@ impl Default for Builder {
 impl Builder {
     /// A builder with the defaults.
     pub fn new() -> Builder {
-        let par = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let par = crate::sync::available_parallelism();
         Builder {
             cfg: Config {
                 min: 0,
@@ -201,6 +242,8 @@ impl Builder {
                 before_job: None,
                 after_job: None,
                 panic_handler: None,
+                #[cfg(feature = "mutants")]
+                mutation: None,
             },
         }
     }
@@ -294,6 +337,24 @@ impl Builder {
         self
     }
 
+    /// Builds a deliberately broken pool (feature `mutants`, only for the conformance kit's test
+    /// that its suite catches real bugs; only the classic backend honours it): `"late-sentinel"`,
+    /// `"over-shrink"`, `"double-callback"` or `"finishing-idle"`.
+    ///
+    /// # Panics
+    /// On any other name.
+    #[cfg(feature = "mutants")]
+    pub fn mutation(mut self, name: &str) -> Self {
+        self.cfg.mutation = Some(match name {
+            "late-sentinel" => Mutation::LateSentinel,
+            "over-shrink" => Mutation::OverShrink,
+            "double-callback" => Mutation::DoubleCallback,
+            "finishing-idle" => Mutation::FinishingIdle,
+            other => panic!("unknown mutation {other:?}"),
+        });
+        self
+    }
+
     /// Validates and returns the configuration.
     pub fn config(self) -> Result<Config, ConfigError> {
         validate_bounds(self.cfg.min, self.cfg.max)?;
@@ -306,5 +367,10 @@ impl Builder {
     /// Builds a [`crate::ClassicPool`].
     pub fn classic(self) -> Result<crate::ClassicPool, ConfigError> {
         Ok(crate::ClassicPool::new(self.config()?))
+    }
+
+    /// Builds a [`crate::FastPool`].
+    pub fn fast(self) -> Result<crate::FastPool, ConfigError> {
+        Ok(crate::FastPool::new(self.config()?))
     }
 }

@@ -74,6 +74,11 @@ pub enum Event {
         /// The job.
         job: JobId,
     },
+    /// A put found the queue full and began waiting for room (its deadline is already fixed).
+    PutWaiting,
+    /// `stop` or `stop_now` was called on a running or created pool (the stop's deadline is
+    /// already fixed; new work is refused from now on).
+    StopRequested,
     /// A worker took a stop sentinel (it exits next).
     SentinelTaken {
         /// The worker.

@@ -1,15 +1,22 @@
 //! Jobs, their ids, panics, and the per-task state shared with a [`JobHandle`].
 //!
-//! A [`Job`] is a boxed `FnOnce` with an optional [`Control`] block. The control block is what
-//! makes `cancel` race-free against a worker taking the job: both sides move the task state out
-//! of [`QUEUED`] with a compare-exchange, so exactly one of them wins.
+//! A [`Job`] is a type-erased `FnOnce` with an optional [`Control`] block. A job whose task fits
+//! in [`INLINE_WORDS`] pointer-aligned words is stored inline, so building and queueing it
+//! allocates nothing; a larger one is boxed. The control block is what makes `cancel` race-free
+//! against a worker taking the job: both sides move the task state out of [`QUEUED`] with a
+//! compare-exchange, so exactly one of them wins.
+//!
+//! [`JobHandle`]: crate::JobHandle
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::fmt;
+use std::marker::PhantomData;
+use std::mem::{ManuallyDrop, MaybeUninit};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use crate::sync::DynArc;
 use crate::sync::atomic::{AtomicU8, Ordering};
-use crate::sync::{DynArc, Mutex, lock};
+use crate::sync::cell::UnsafeCell;
 
 /// The id a pool gives every job it accepts: 0, 1, 2, … in acceptance order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -101,19 +108,33 @@ pub trait CancelSink: Send + Sync {
     fn job_cancelled(&self, id: JobId);
 }
 
+/// The pool holding a queued job, and the job's id there.
+type SinkEntry = Option<(JobId, DynArc<dyn CancelSink>)>;
+
 /// The part of a task shared between the job and its handle.
 pub(crate) struct Control {
     /// One of [`PENDING`], [`QUEUED`], [`RUNNING`], [`CANCELLED`].
     state: AtomicU8,
-    /// The pool holding the job while it is QUEUED, and its id there.
-    sink: Mutex<Option<(JobId, DynArc<dyn CancelSink>)>>,
+    /// The pool holding the job while it is QUEUED, and its id there. Guarded by `state`, not by
+    /// a lock: the enqueuer writes it while the job is PENDING (no other thread reads it then),
+    /// the PENDING -> QUEUED compare-exchange publishes it, and afterwards only the single winner
+    /// of a transition out of QUEUED touches it. A worker's QUEUED -> RUNNING leaves it in place
+    /// (it is dropped with the control block), so the hot path does not touch the sink's
+    /// reference count.
+    sink: UnsafeCell<SinkEntry>,
 }
+
+// SAFETY: `sink` is the only non-`Sync` part. Every access to it is made by the one thread the
+// state machine gives it to (see the field's doc): the enqueuer while PENDING, then the unique
+// winner of the compare-exchange out of QUEUED. The compare-exchanges are AcqRel, so each of
+// those accesses happens-after the previous one.
+unsafe impl Sync for Control {}
 
 impl Control {
     pub(crate) fn new() -> Control {
         Control {
             state: AtomicU8::new(PENDING),
-            sink: Mutex::new(None),
+            sink: UnsafeCell::new(None),
         }
     }
 
@@ -121,6 +142,13 @@ impl Control {
         self.state
             .compare_exchange(from, to, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
+    }
+
+    /// Takes the sink out. Only the thread the state machine gives the sink to may call it.
+    fn take_sink(&self) -> SinkEntry {
+        // SAFETY: the caller owns `sink` by the state machine (see the field's doc), so no other
+        // access is in progress.
+        self.sink.with_mut(|p| unsafe { (*p).take() })
     }
 
     pub(crate) fn is_cancelled(&self) -> bool {
@@ -132,9 +160,8 @@ impl Control {
             match self.state.load(Ordering::Acquire) {
                 QUEUED => {
                     if self.transition(QUEUED, CANCELLED) {
-                        // Clone the sink out so it is not called under our lock.
-                        let sink = lock(&self.sink).take();
-                        if let Some((id, sink)) = sink {
+                        // We won the job out of QUEUED: the sink is ours.
+                        if let Some((id, sink)) = self.take_sink() {
                             sink.job_cancelled(id);
                         }
                         return true;
@@ -155,6 +182,14 @@ impl Control {
 pub(crate) trait Runnable: Any + Send {
     /// Runs the job (it has already been claimed); never unwinds.
     fn run(self: Box<Self>) -> RunReport;
+    /// Runs the job stored inline (no box); never unwinds. Tasks that can run without a box
+    /// override it; the default boxes the task and calls [`Runnable::run`].
+    fn run_inline(self) -> RunReport
+    where
+        Self: Sized,
+    {
+        Box::new(self).run()
+    }
     /// The control block, for jobs that have a handle.
     fn control(&self) -> Option<&Control> {
         None
@@ -166,6 +201,10 @@ pub(crate) struct FnJob<F>(pub(crate) F);
 
 impl<F: FnOnce() + Send + 'static> Runnable for FnJob<F> {
     fn run(self: Box<Self>) -> RunReport {
+        (*self).run_inline()
+    }
+
+    fn run_inline(self) -> RunReport {
         let outcome = match catch(self.0) {
             Ok(()) => Outcome::Completed,
             Err(p) => Outcome::Panicked(Some(p)),
@@ -177,25 +216,126 @@ impl<F: FnOnce() + Send + 'static> Runnable for FnJob<F> {
     }
 }
 
+/// Pointer-sized words a [`Job`] stores its task in without allocating.
+pub(crate) const INLINE_WORDS: usize = 3;
+
+/// Where a [`Job`] keeps its task: the task itself when it fits, else a `Box` of it.
+type Storage = MaybeUninit<[usize; INLINE_WORDS]>;
+
+/// Whether a task of type `R` is stored inline (else boxed). A pure function of `R`, so the
+/// code that stores a task and the code that reads it back always agree.
+const fn fits<R>() -> bool {
+    size_of::<R>() <= size_of::<Storage>() && align_of::<R>() <= align_of::<Storage>()
+}
+
+/// The operations of one task type, for a type-erased [`Job`].
+struct VTable {
+    /// The task's type, for downcasts.
+    type_id: fn() -> TypeId,
+    /// Runs the task, moving it out of the storage.
+    run: unsafe fn(*mut Storage) -> RunReport,
+    /// Drops the task in place.
+    drop: unsafe fn(*mut Storage),
+    /// The task's control block, if it has one.
+    control: unsafe fn(*const Storage) -> Option<*const Control>,
+}
+
+/// The [`VTable`] functions for task type `R`.
+struct Erased<R>(PhantomData<R>);
+
+impl<R: Runnable> Erased<R> {
+    fn type_id() -> TypeId {
+        TypeId::of::<R>()
+    }
+
+    /// # Safety
+    /// `p` holds a live `R` (inline, or boxed when `R` does not fit) that nobody uses afterwards.
+    unsafe fn run(p: *mut Storage) -> RunReport {
+        if fits::<R>() {
+            // SAFETY: the caller guarantees an inline `R` we may move out.
+            unsafe { p.cast::<R>().read() }.run_inline()
+        } else {
+            // SAFETY: the caller guarantees a `Box<R>` we may move out.
+            unsafe { p.cast::<Box<R>>().read() }.run()
+        }
+    }
+
+    /// # Safety
+    /// `p` holds a live `R` (inline or boxed) that nobody uses afterwards.
+    unsafe fn drop(p: *mut Storage) {
+        if fits::<R>() {
+            // SAFETY: the caller guarantees a live inline `R` that is not used again.
+            unsafe { p.cast::<R>().drop_in_place() }
+        } else {
+            // SAFETY: the caller guarantees a live `Box<R>` that is not used again.
+            unsafe { p.cast::<Box<R>>().drop_in_place() }
+        }
+    }
+
+    /// # Safety
+    /// `p` holds a live `R` (inline or boxed) for as long as the returned pointer is used.
+    unsafe fn control(p: *const Storage) -> Option<*const Control> {
+        let r: &R = if fits::<R>() {
+            // SAFETY: the caller guarantees a live inline `R`.
+            unsafe { &*p.cast::<R>() }
+        } else {
+            // SAFETY: the caller guarantees a live `Box<R>`.
+            unsafe { &**p.cast::<Box<R>>() }
+        };
+        r.control().map(|c| c as *const Control)
+    }
+
+    const VTABLE: VTable = VTable {
+        type_id: Self::type_id,
+        run: Self::run,
+        drop: Self::drop,
+        control: Self::control,
+    };
+}
+
 /// A unit of work: a closure, perhaps tied to a [`JobHandle`] or a callback.
 ///
 /// Pools take jobs and hand them back in errors ([`crate::PutError`]) and stop reports; a job
 /// handed back can be run by its holder with [`Job::run`], or turned back into the closure with
-/// [`Job::downcast`].
+/// [`Job::downcast`]. Building a job allocates only when its closure is larger than a few words.
+///
+/// [`JobHandle`]: crate::JobHandle
 pub struct Job {
-    inner: Box<dyn Runnable>,
+    /// How to run, drop and inspect what `storage` holds.
+    vtable: &'static VTable,
+    /// The task (`fits`) or a `Box` of it; always initialised while the `Job` exists.
+    storage: Storage,
+    /// A job is `Send` but not `Sync`, like the `Box<dyn Runnable>` it stands for.
+    _marker: PhantomData<Box<dyn Runnable>>,
 }
 
 impl Job {
     /// A job that runs `f`.
     pub fn new<F: FnOnce() + Send + 'static>(f: F) -> Job {
-        Job {
-            inner: Box::new(FnJob(f)),
-        }
+        Job::from_runnable(FnJob(f))
     }
 
     pub(crate) fn from_runnable<R: Runnable>(r: R) -> Job {
-        Job { inner: Box::new(r) }
+        let mut storage = Storage::uninit();
+        if fits::<R>() {
+            // SAFETY: `fits` checked that an `R` fits the storage's size and alignment.
+            unsafe { storage.as_mut_ptr().cast::<R>().write(r) }
+        } else {
+            // SAFETY: a `Box<R>` is one pointer, which the storage fits.
+            unsafe { storage.as_mut_ptr().cast::<Box<R>>().write(Box::new(r)) }
+        }
+        Job {
+            vtable: const { &Erased::<R>::VTABLE },
+            storage,
+            _marker: PhantomData,
+        }
+    }
+
+    /// The control block, for jobs that have a handle.
+    fn control(&self) -> Option<&Control> {
+        // SAFETY: the storage holds the live task `vtable` was made for; the pointer it returns
+        // borrows from it and does not outlive `&self`.
+        unsafe { (self.vtable.control)(&self.storage).map(|c| &*c) }
     }
 
     /// Runs the job on the current thread and reports how it went. A panic is caught; for a job
@@ -213,37 +353,49 @@ impl Job {
     }
 
     pub(crate) fn downcast_raw<R: Runnable>(self) -> Result<R, Job> {
-        let any: &dyn Any = &*self.inner;
-        if !any.is::<R>() {
+        if (self.vtable.type_id)() != TypeId::of::<R>() {
             return Err(self);
         }
-        let any: Box<dyn Any + Send> = self.inner;
-        match any.downcast::<R>() {
-            Ok(r) => Ok(*r),
-            Err(_) => unreachable!("the type was checked"),
-        }
+        let this = ManuallyDrop::new(self);
+        let p = this.storage.as_ptr();
+        Ok(if fits::<R>() {
+            // SAFETY: the type check says the storage holds an `R`, inline since it fits; `this`
+            // is never dropped, so the value is moved out exactly once.
+            unsafe { p.cast::<R>().read() }
+        } else {
+            // SAFETY: as above, boxed since it does not fit.
+            *unsafe { p.cast::<Box<R>>().read() }
+        })
     }
 
     /// Whether this job has been cancelled (it will not run).
     pub fn is_cancelled(&self) -> bool {
-        self.inner.control().is_some_and(Control::is_cancelled)
+        self.control().is_some_and(Control::is_cancelled)
     }
 
     /// Whether the job can be cancelled (it belongs to a [`JobHandle`]).
+    ///
+    /// [`JobHandle`]: crate::JobHandle
     pub(crate) fn has_control(&self) -> bool {
-        self.inner.control().is_some()
+        self.control().is_some()
     }
 
     /// Moves the job into a pool's custody as `id`. Returns false if it was already cancelled.
     pub(crate) fn enqueue(&self, id: JobId, sink: &DynArc<dyn CancelSink>) -> bool {
-        match self.inner.control() {
+        match self.control() {
             None => true,
             Some(c) => {
-                *lock(&c.sink) = Some((id, DynArc::clone(sink)));
+                // SAFETY: we own the job by value and it is not QUEUED (jobs outside a pool are
+                // PENDING or CANCELLED), so no other thread touches `sink` now (see its doc).
+                let old = c
+                    .sink
+                    .with_mut(|p| unsafe { (*p).replace((id, DynArc::clone(sink))) });
+                drop(old);
                 if c.transition(PENDING, QUEUED) {
                     true
                 } else {
-                    lock(&c.sink).take();
+                    // Cancelled first: nobody will read the sink; take ours back.
+                    drop(c.take_sink());
                     false
                 }
             }
@@ -252,26 +404,20 @@ impl Job {
 
     /// Takes the job out of the queue to run it: false if `cancel` won the race.
     pub(crate) fn claim(&self) -> bool {
-        match self.inner.control() {
+        match self.control() {
             None => true,
-            Some(c) => {
-                let won = c.transition(QUEUED, RUNNING) || c.transition(PENDING, RUNNING);
-                if won {
-                    lock(&c.sink).take();
-                }
-                won
-            }
+            Some(c) => c.transition(QUEUED, RUNNING) || c.transition(PENDING, RUNNING),
         }
     }
 
     /// Takes the job out of the queue to hand it back: false if `cancel` won the race.
     pub(crate) fn release(&self) -> bool {
-        match self.inner.control() {
+        match self.control() {
             None => true,
             Some(c) => {
                 let won = c.transition(QUEUED, PENDING);
                 if won {
-                    lock(&c.sink).take();
+                    drop(c.take_sink());
                 }
                 won
             }
@@ -280,7 +426,18 @@ impl Job {
 
     /// Runs a job whose [`Job::claim`] succeeded.
     pub(crate) fn run_claimed(self) -> RunReport {
-        self.inner.run()
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: the storage holds the live task `vtable` was made for; `this` is never dropped,
+        // so the task is moved out exactly once.
+        unsafe { (this.vtable.run)(&mut this.storage) }
+    }
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        // SAFETY: the storage holds the live task `vtable` was made for (a job that ran or was
+        // downcast is wrapped in `ManuallyDrop` and never gets here).
+        unsafe { (self.vtable.drop)(&mut self.storage) }
     }
 }
 

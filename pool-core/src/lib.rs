@@ -9,6 +9,7 @@
 //!
 //! Backends:
 //! - [`ClassicPool`]: one `Mutex`, `Condvar`s, typed sentinels; the plainly correct reference.
+//! - [`FastPool`]: the same semantics with a lock-free put / take path (`src/fast/README.md`).
 //!
 //! ```
 //! use pool_core::{Builder, Pool, PoolExt};
@@ -29,6 +30,7 @@ mod clock;
 mod config;
 mod error;
 mod event;
+mod fast;
 mod handle;
 mod job;
 mod policy;
@@ -42,6 +44,10 @@ pub use clock::{Clock, ClockListener, ManualClock};
 pub use config::{Builder, Config, EventListener, Hook, JobHook, PanicHandler, Policy};
 pub use error::{ConfigError, ConfigErrorKind, PutError, StartError, validate_bounds};
 pub use event::{Event, EventLog, ExitReason, WaitTimedOut, WorkerId};
+pub use fast::FastPool;
+#[cfg(loom)]
+#[doc(hidden)]
+pub use fast::loom_api as __fast_loom;
 pub use handle::{JobHandle, JoinError};
 pub use job::{CancelSink, Job, JobId, Outcome, Panic};
 pub use pool::{Admission, Batch, BatchError, Pool, PoolExt};

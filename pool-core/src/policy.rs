@@ -22,8 +22,9 @@ pub(crate) struct Load {
     pub(crate) running: bool,
     /// Parked, unclaimed workers.
     pub(crate) idle: usize,
-    /// Live workers.
-    pub(crate) live: usize,
+    /// Live workers that will stay: live minus pending stop sentinels (a worker a sentinel is
+    /// waiting for is leaving; counting it would strand jobs queued behind the sentinel).
+    pub(crate) staying: usize,
     /// Most workers (`None`: unbounded).
     pub(crate) max: Option<usize>,
     /// Queued jobs no claimed or starting worker is already committed to.
@@ -37,7 +38,7 @@ pub(crate) struct Load {
 pub(crate) fn admit(l: Load) -> Admit {
     if l.running && l.idle > 0 {
         Admit::ClaimIdle
-    } else if l.running && l.max.is_none_or(|m| l.live < m) {
+    } else if l.running && l.max.is_none_or(|m| l.staying < m) {
         Admit::Spawn
     } else if l.capacity.is_none_or(|c| l.backlog < c) {
         Admit::Enqueue
@@ -49,6 +50,17 @@ pub(crate) fn admit(l: Load) -> Admit {
 /// Workers `start` creates: `max(min, min(backlog, max))`.
 pub(crate) fn start_count(min: usize, max: Option<usize>, backlog: usize) -> usize {
     min.max(max.map_or(backlog, |m| backlog.min(m)))
+}
+
+/// Workers `resize` starts to bring the staying workers up to `min`.
+pub(crate) fn refill_count(min: usize, live: usize, pending_stops: usize) -> usize {
+    min.saturating_sub(live.saturating_sub(pending_stops))
+}
+
+/// Whether a parked worker whose keep-alive ran out may exit: only while the workers that stay
+/// (live minus pending stops) are above `min`.
+pub(crate) fn may_retire(live: usize, pending_stops: usize, min: usize) -> bool {
+    live.saturating_sub(pending_stops) > min
 }
 
 /// Workers `grow(n)` creates: `min(n, max - live)`.
@@ -69,7 +81,7 @@ mod tests {
         Load {
             running: true,
             idle: 0,
-            live: 2,
+            staying: 2,
             max: Some(4),
             backlog: 0,
             capacity: Some(1),
@@ -87,7 +99,7 @@ mod tests {
         assert_eq!(
             admit(Load {
                 max: None,
-                live: 1000,
+                staying: 1000,
                 ..load()
             }),
             Admit::Spawn
@@ -96,10 +108,16 @@ mod tests {
 
     #[test]
     fn at_max_the_job_queues_while_there_is_room() {
-        assert_eq!(admit(Load { live: 4, ..load() }), Admit::Enqueue);
         assert_eq!(
             admit(Load {
-                live: 4,
+                staying: 4,
+                ..load()
+            }),
+            Admit::Enqueue
+        );
+        assert_eq!(
+            admit(Load {
+                staying: 4,
                 backlog: 1,
                 ..load()
             }),
@@ -107,7 +125,7 @@ mod tests {
         );
         assert_eq!(
             admit(Load {
-                live: 4,
+                staying: 4,
                 backlog: 99,
                 capacity: None,
                 ..load()
@@ -121,7 +139,7 @@ mod tests {
         let l = Load {
             running: false,
             idle: 0,
-            live: 0,
+            staying: 0,
             ..load()
         };
         assert_eq!(admit(l), Admit::Enqueue);
@@ -134,6 +152,26 @@ mod tests {
         assert_eq!(start_count(2, Some(8), 5), 5);
         assert_eq!(start_count(2, Some(8), 50), 8);
         assert_eq!(start_count(0, None, 50), 50);
+    }
+
+    #[test]
+    fn a_worker_with_a_pending_stop_does_not_count_toward_max() {
+        // min=0, max=1: the only worker is busy and a shrink sentinel waits for it. A new job must
+        // get a new worker, or it would sit behind the sentinel with nobody left to run it.
+        let l = Load {
+            staying: 0,
+            max: Some(1),
+            ..load()
+        };
+        assert_eq!(admit(l), Admit::Spawn);
+    }
+
+    #[test]
+    fn resize_and_keep_alive_count_pending_stops() {
+        assert_eq!(refill_count(2, 4, 3), 1);
+        assert_eq!(refill_count(2, 4, 0), 0);
+        assert!(!may_retire(3, 1, 2));
+        assert!(may_retire(3, 0, 2));
     }
 
     #[test]

@@ -194,13 +194,11 @@ pub trait PoolExt: Pool {
 impl<P: Pool + ?Sized> PoolExt for P {}
 
 /// Jobs submitted together; results come back in input order.
-#[derive(Debug)]
 pub struct Batch<T, F> {
     entries: Vec<Result<JobHandle<T>, PutError<F>>>,
 }
 
 /// Why one entry of a [`Batch`] has no value.
-#[derive(Debug)]
 pub enum BatchError<F> {
     /// The job was refused; the closure is handed back.
     Refused(PutError<F>),
@@ -235,5 +233,22 @@ impl<T: Send + 'static, F> Batch<T, F> {
                 Err(refused) => Err(BatchError::Refused(refused)),
             })
             .collect()
+    }
+}
+
+impl<T, F> std::fmt::Debug for Batch<T, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batch")
+            .field("len", &self.entries.len())
+            .finish()
+    }
+}
+
+impl<F> std::fmt::Debug for BatchError<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BatchError::Refused(e) => write!(f, "Refused({e:?})"),
+            BatchError::Join(e) => write!(f, "Join({e:?})"),
+        }
     }
 }

@@ -203,6 +203,9 @@ impl<'p, T: Send + 'static> ResultQueue<'p, T> {
     /// Collects finished requests: runs their callbacks here, in completion order, and returns
     /// the results that had no callback. With `block`, waits until at least one is ready.
     ///
+    /// A panicking callback propagates out of `poll` (after its result is consumed); results not
+    /// processed yet stay queued for the next poll.
+    ///
     /// Errors: [`PollError::NoResultsPending`] when nothing is outstanding;
     /// [`PollError::NoWorkersAvailable`] when blocking with requests outstanding, none ready, and
     /// no worker that could run them (the pool is not started, or has no live worker).
@@ -216,10 +219,7 @@ impl<'p, T: Send + 'static> ResultQueue<'p, T> {
                 while g.is_empty() {
                     let stats = self.pool.stats();
                     let no_workers = stats.workers == 0
-                        && matches!(
-                            stats.state,
-                            Some(PoolState::Created | PoolState::Terminated)
-                        );
+                        && matches!(stats.state, PoolState::Created | PoolState::Terminated);
                     if no_workers {
                         return Err(PollError::NoWorkersAvailable);
                     }
@@ -229,14 +229,28 @@ impl<'p, T: Send + 'static> ResultQueue<'p, T> {
             g.drain(..).collect()
         };
         let mut out = Vec::new();
-        for (seq, result) in ready {
+        let mut ready = ready.into_iter();
+        while let Some((seq, result)) = ready.next() {
             let Some((id, callbacks)) = self.outstanding.remove(&seq) else {
                 continue;
             };
-            match (callbacks, result) {
-                (Some((cb, _)), Ok(v)) => cb(id, v),
-                (Some((_, exc)), Err(e)) => exc(id, e),
-                (None, result) => out.push(Completed { id, result }),
+            let ran = match (callbacks, result) {
+                (Some((cb, _)), Ok(v)) => catch(move || cb(id, v)),
+                (Some((_, exc)), Err(e)) => catch(move || exc(id, e)),
+                (None, result) => {
+                    out.push(Completed { id, result });
+                    Ok(())
+                }
+            };
+            if let Err(panic) = ran {
+                // A callback panicked: put back what is not processed yet, so no result is lost,
+                // and let the panic reach the caller (Arndt's callbacks raise out of `poll`).
+                let mut g = lock(&self.channel.done);
+                for item in ready.rev() {
+                    g.push_front(item);
+                }
+                drop(g);
+                std::panic::resume_unwind(panic.into_payload());
             }
         }
         Ok(out)

@@ -5,9 +5,10 @@ use std::fmt;
 use crate::job::Job;
 
 /// Where a pool is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum PoolState {
     /// Built, not started: jobs may be queued; no workers.
+    #[default]
     Created,
     /// Started: accepting work.
     Running,
@@ -49,7 +50,7 @@ pub struct Stats {
     /// The current maximum (`None`: unbounded).
     pub max: Option<usize>,
     /// The pool's state.
-    pub state: Option<PoolState>,
+    pub state: PoolState,
 }
 
 impl fmt::Display for Stats {
@@ -57,9 +58,7 @@ impl fmt::Display for Stats {
         let max = self
             .max
             .map_or_else(|| "unbounded".to_owned(), |m| m.to_string());
-        let state = self
-            .state
-            .map_or_else(|| "?".to_owned(), |s| format!("{s:?}"));
+        let state = format!("{:?}", self.state);
         writeln!(f, "state:         {state}")?;
         writeln!(
             f,

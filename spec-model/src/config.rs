@@ -91,12 +91,12 @@ impl Config {
     /// Checks the bounds, then the capacity; the first violation is the error.
     ///
     /// # Errors
-    /// [`ConfigErrorKind::MaxZero`], [`ConfigErrorKind::MaxBelowMin`] or
-    /// [`ConfigErrorKind::CapacityZero`], in that order of checking.
+    /// [`ConfigErrorKind::ZeroMax`], [`ConfigErrorKind::MaxBelowMin`] or
+    /// [`ConfigErrorKind::ZeroCapacity`], in that order of checking.
     pub fn validate(&self) -> Result<(), ConfigError> {
         validate_bounds(self.min, self.max)?;
         if self.capacity == Some(0) {
-            return Err(ConfigError::new(ConfigErrorKind::CapacityZero));
+            return Err(ConfigError::new(ConfigErrorKind::ZeroCapacity));
         }
         Ok(())
     }
@@ -106,7 +106,7 @@ impl Config {
 /// then against `min`.
 pub(crate) fn validate_bounds(min: usize, max: Option<usize>) -> Result<(), ConfigError> {
     match max {
-        Some(0) => Err(ConfigError::new(ConfigErrorKind::MaxZero)),
+        Some(0) => Err(ConfigError::new(ConfigErrorKind::ZeroMax)),
         Some(max) if max < min => Err(ConfigError::new(ConfigErrorKind::MaxBelowMin { min, max })),
         _ => Ok(()),
     }
@@ -117,7 +117,7 @@ pub(crate) fn validate_bounds(min: usize, max: Option<usize>) -> Result<(), Conf
 #[non_exhaustive]
 pub enum ConfigErrorKind {
     /// `max = Some(0)`: "max=0 must be >= 1 (or unbounded)".
-    MaxZero,
+    ZeroMax,
     /// `max < min`: "max={max} must be >= min={min}".
     MaxBelowMin {
         /// The requested minimum.
@@ -126,7 +126,7 @@ pub enum ConfigErrorKind {
         max: usize,
     },
     /// `capacity = Some(0)`: "capacity=0 must be >= 1 (or unbounded)".
-    CapacityZero,
+    ZeroCapacity,
 }
 
 /// A configuration (or `resize`) was refused. Its `Display` names the values, e.g.
@@ -151,11 +151,11 @@ impl ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
-            ConfigErrorKind::MaxZero => f.write_str("max=0 must be >= 1 (or unbounded)"),
+            ConfigErrorKind::ZeroMax => f.write_str("max=0 must be >= 1 (or unbounded)"),
             ConfigErrorKind::MaxBelowMin { min, max } => {
                 write!(f, "max={max} must be >= min={min}")
             }
-            ConfigErrorKind::CapacityZero => f.write_str("capacity=0 must be >= 1 (or unbounded)"),
+            ConfigErrorKind::ZeroCapacity => f.write_str("capacity=0 must be >= 1 (or unbounded)"),
         }
     }
 }
@@ -181,11 +181,14 @@ mod tests {
 
     #[test]
     fn max_zero_message_says_unbounded_is_the_alternative() {
-        assert_eq!(message(Config::new(0, Some(0))), "max=0 must be >= 1 (or unbounded)");
+        assert_eq!(
+            message(Config::new(0, Some(0))),
+            "max=0 must be >= 1 (or unbounded)"
+        );
         // Checked before the comparison with min.
         assert_eq!(
             Config::new(3, Some(0)).validate().unwrap_err().kind(),
-            ConfigErrorKind::MaxZero
+            ConfigErrorKind::ZeroMax
         );
     }
 
@@ -193,13 +196,19 @@ mod tests {
     fn capacity_zero_message_says_unbounded_is_the_alternative() {
         let config = Config::new(0, None).with_capacity(Some(0));
         assert_eq!(message(config), "capacity=0 must be >= 1 (or unbounded)");
-        assert_eq!(config.validate().unwrap_err().kind(), ConfigErrorKind::CapacityZero);
+        assert_eq!(
+            config.validate().unwrap_err().kind(),
+            ConfigErrorKind::ZeroCapacity
+        );
     }
 
     #[test]
     fn valid_configs_pass() {
         assert_eq!(Config::new(0, None).validate(), Ok(()));
-        assert_eq!(Config::new(2, Some(2)).with_capacity(Some(1)).validate(), Ok(()));
+        assert_eq!(
+            Config::new(2, Some(2)).with_capacity(Some(1)).validate(),
+            Ok(())
+        );
         assert_eq!(Config::new(5, None).validate(), Ok(()));
     }
 

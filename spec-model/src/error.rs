@@ -58,6 +58,14 @@ pub enum StepError {
     NotRunning(JobId),
     /// The outcome reports a callback panic, but this job runs no callback.
     NoCallback(JobId),
+    /// The worker is not idle, its idle time has not reached `keep_alive`, or the pool is
+    /// at `min`.
+    CannotTimeOut(WorkerId),
+    /// The job is not handed back (by a stop or an eviction), or its holder already
+    /// disposed of it.
+    NotHandedBack(JobId),
+    /// Only a [`JobKind::Handle`](crate::JobKind::Handle) job can be cancelled.
+    NoHandle(JobId),
 }
 
 impl fmt::Display for StepError {
@@ -67,6 +75,9 @@ impl fmt::Display for StepError {
             Self::CannotTake(w) => write!(f, "{w} cannot take from the queue now"),
             Self::NotRunning(j) => write!(f, "{j} is not running"),
             Self::NoCallback(j) => write!(f, "{j} runs no callback that could panic"),
+            Self::CannotTimeOut(w) => write!(f, "{w} cannot time out now"),
+            Self::NotHandedBack(j) => write!(f, "{j} is not a handed-back job still held"),
+            Self::NoHandle(j) => write!(f, "{j} has no handle to cancel it with"),
         }
     }
 }

@@ -5,14 +5,20 @@ use crate::job::JobId;
 use crate::worker::{ExitReason, WorkerId};
 
 /// One observable event, appended to [`Model::events`](crate::Model::events) in the order
-/// the model's steps produce them.
+/// the model's steps produce them: the same events, with the same meaning, as a real pool
+/// emits (`docs/semantics.md` §7).
 ///
-/// Jobs run by the caller ([`Policy::CallerRuns`](crate::Policy::CallerRuns)), jobs handed
-/// back by a stop, and evicted jobs produce no event: none of these involves a worker.
+/// Jobs handed back by a stop and evicted jobs produce no event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Event {
-    /// A worker was spawned (by `start`, `grow`, `resize` or admission).
+    /// A worker's thread began its loop: its first `take` (it was counted live when it was
+    /// spawned, by `start`, `grow`, `resize` or admission).
     WorkerStarted {
+        /// The worker.
+        worker: WorkerId,
+    },
+    /// A worker found the queue empty and parked (idle).
+    WorkerParked {
         /// The new worker.
         worker: WorkerId,
     },
@@ -48,6 +54,13 @@ pub enum Event {
     SentinelTaken {
         /// The worker, which exits next.
         worker: WorkerId,
+    },
+    /// A `CallerRuns` job finished on the caller's thread.
+    JobRanByCaller {
+        /// The job.
+        job: JobId,
+        /// Whether it panicked.
+        panicked: bool,
     },
     /// A queued job was cancelled through its handle.
     JobCancelled {

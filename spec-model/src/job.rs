@@ -133,14 +133,53 @@ pub struct CallbackEntry {
     pub callback_panicked: bool,
 }
 
+/// What a result-queue request produced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ResultKind {
+    /// It returned a value (the caller's `callback` runs, or a `Completed` result).
+    Value,
+    /// It panicked (`exc_callback(id, Panicked)`).
+    Panicked,
+    /// It was handed back and its holder dropped it without running it
+    /// (`exc_callback(id, Dropped)`).
+    Dropped,
+}
+
 /// A [`JobKind::ResultQueue`] result, delivered by
 /// [`Model::poll_result`](crate::Model::poll_result) in completion order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct QueuedResult {
     /// The request this is the result of.
     pub job: JobId,
-    /// Whether it panicked (the caller's `exc_callback` runs) or returned (`callback` runs).
-    pub panicked: bool,
+    /// What it produced.
+    pub result: ResultKind,
+}
+
+/// What the holder of a handed-back job (in a [`StopReport`](crate::StopReport), or given to
+/// the eviction handler) did with it. Outside the pool: no pool counter changes, but a
+/// result-queue request then gets its result, and the job cannot be cancelled any more.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Disposal {
+    /// Dropped without running (handles give `Dropped`, requests a `Dropped` result).
+    Dropped,
+    /// Run by the holder; it returned.
+    Completed,
+    /// Run by the holder; it panicked.
+    Panicked,
+    /// Cancelled through its handle ([`JobKind::Handle`] only), see
+    /// [`Model::cancel`](crate::Model::cancel).
+    Cancelled,
+}
+
+impl Disposal {
+    /// The result a result-queue request gets from this disposal.
+    pub(crate) const fn result(self) -> ResultKind {
+        match self {
+            Self::Completed => ResultKind::Value,
+            Self::Panicked => ResultKind::Panicked,
+            Self::Dropped | Self::Cancelled => ResultKind::Dropped,
+        }
+    }
 }
 
 /// What the model remembers about one accepted job.
@@ -151,6 +190,8 @@ pub(crate) struct JobRecord {
     /// Invariant: `Queued` iff exactly one `Item::Job(id)` is in the queue; `Running(Worker(w))`
     /// iff worker `w` is `WorkerState::Running(id)`.
     pub(crate) status: JobStatus,
+    /// What its holder did with it; `Some` only for a `Returned` or `Evicted` job.
+    pub(crate) disposal: Option<Disposal>,
 }
 
 #[cfg(test)]

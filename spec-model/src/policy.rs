@@ -4,8 +4,7 @@
 //!
 //! A recurring quantity is the *staying* workers, `live - pending_stops`: the workers that
 //! will still be alive once every queued sentinel is taken. Sentinels are only taken, never
-//! withdrawn, so a worker covered by a pending stop is leaving and is no more spare capacity
-//! than a finishing worker is.
+//! withdrawn, so a worker covered by a pending stop is leaving.
 
 use crate::report::PoolState;
 
@@ -35,7 +34,9 @@ pub(crate) struct AdmitInput {
     /// Sentinels queued, not yet taken.
     pub(crate) pending_stops: usize,
     pub(crate) max: Option<usize>,
-    /// Jobs in the queue (not sentinels).
+    /// Queued jobs no looking (starting or claimed) worker is already committed to: the
+    /// first `starting + claimed` queue entries will be taken by those workers, so jobs among
+    /// them do not count. In a settled pool, every queued job.
     pub(crate) backlog: usize,
     pub(crate) capacity: Option<usize>,
 }
@@ -52,14 +53,15 @@ fn cap(n: usize, bound: Option<usize>) -> usize {
 
 /// Admission steps 1-4 in order; `Full` when none applies.
 ///
-/// Step 3 compares the *staying* workers with `max` (a resolution of DECISIONS: with
-/// `min = 0` every live worker can be covered by a pending stop, and a job queued behind
-/// all those sentinels would never run).
+/// Step 3 also spawns at `max` when every live worker is covered by a pending stop (a
+/// resolution of DECISIONS: with `min = 0` a shrink can cover them all, and a job queued
+/// behind those sentinels would have no worker left to run it).
 pub(crate) fn admit(input: &AdmitInput) -> Admit {
+    let all_leaving = input.live == input.pending_stops;
     match input.state {
         PoolState::Stopping | PoolState::Terminated => Admit::ShutDown,
         PoolState::Running if input.idle > 0 => Admit::ClaimIdle,
-        PoolState::Running if below(input.live - input.pending_stops, input.max) => Admit::Spawn,
+        PoolState::Running if below(input.live, input.max) || all_leaving => Admit::Spawn,
         PoolState::Created | PoolState::Running if below(input.backlog, input.capacity) => {
             Admit::Enqueue
         }
@@ -94,6 +96,10 @@ pub(crate) struct ResizePlan {
 
 /// Brings the staying workers into `[min, max]`: start `min - staying` if below `min`,
 /// enqueue `staying - max` sentinels (through [`shrink_count`]) if above `max`.
+///
+/// The grow half counts pending stops too (a resolution of DECISIONS, which says
+/// `min - live`): otherwise sentinels already queued would take the pool below the new
+/// `min` for good, since idle timeouts never bring it back up.
 pub(crate) fn resize_plan(
     live: usize,
     pending_stops: usize,
@@ -109,7 +115,8 @@ pub(crate) fn resize_plan(
 }
 
 /// Whether an idle worker may exit by idle timeout now: only while the staying workers
-/// exceed `min`, so the pool never ends up below `min` once pending sentinels are taken.
+/// exceed `min`, so the pool never ends up below `min` once pending sentinels are taken (a
+/// resolution of DECISIONS, which says `live > min` and also "never below min").
 pub(crate) fn may_retire_idle(live: usize, pending_stops: usize, min: usize) -> bool {
     live - pending_stops > min
 }
@@ -133,7 +140,10 @@ mod tests {
     #[test]
     fn admission_refuses_once_stop_is_requested_even_with_idle_workers() {
         for state in [PoolState::Stopping, PoolState::Terminated] {
-            let input = AdmitInput { state, ..running(3, 3, None) };
+            let input = AdmitInput {
+                state,
+                ..running(3, 3, None)
+            };
             assert_eq!(admit(&input), Admit::ShutDown);
         }
     }
@@ -151,9 +161,17 @@ mod tests {
     }
 
     #[test]
-    fn admission_does_not_count_workers_with_pending_stops_as_capacity() {
-        let input = AdmitInput { pending_stops: 1, ..running(0, 2, Some(2)) };
-        assert_eq!(admit(&input), Admit::Spawn);
+    fn admission_spawns_at_max_only_when_every_live_worker_is_leaving() {
+        let some_leaving = AdmitInput {
+            pending_stops: 1,
+            ..running(0, 2, Some(2))
+        };
+        assert_eq!(admit(&some_leaving), Admit::Enqueue);
+        let all_leaving = AdmitInput {
+            pending_stops: 2,
+            ..running(0, 2, Some(2))
+        };
+        assert_eq!(admit(&all_leaving), Admit::Spawn);
     }
 
     #[test]
@@ -168,13 +186,30 @@ mod tests {
             capacity: Some(2),
         };
         assert_eq!(admit(&created), Admit::Enqueue);
-        assert_eq!(admit(&AdmitInput { backlog: 2, ..created }), Admit::Full);
-        assert_eq!(admit(&AdmitInput { capacity: None, backlog: 99, ..created }), Admit::Enqueue);
+        assert_eq!(
+            admit(&AdmitInput {
+                backlog: 2,
+                ..created
+            }),
+            Admit::Full
+        );
+        assert_eq!(
+            admit(&AdmitInput {
+                capacity: None,
+                backlog: 99,
+                ..created
+            }),
+            Admit::Enqueue
+        );
     }
 
     #[test]
     fn admission_at_max_with_full_backlog_is_full() {
-        let input = AdmitInput { backlog: 3, capacity: Some(3), ..running(0, 2, Some(2)) };
+        let input = AdmitInput {
+            backlog: 3,
+            capacity: Some(3),
+            ..running(0, 2, Some(2))
+        };
         assert_eq!(admit(&input), Admit::Full);
     }
 
@@ -207,13 +242,25 @@ mod tests {
     #[test]
     fn resize_plan_brings_staying_workers_into_bounds() {
         // Grow to min.
-        assert_eq!(resize_plan(1, 0, 3, Some(5)), ResizePlan { start: 2, stop: 0 });
+        assert_eq!(
+            resize_plan(1, 0, 3, Some(5)),
+            ResizePlan { start: 2, stop: 0 }
+        );
         // Shrink to max.
-        assert_eq!(resize_plan(5, 0, 1, Some(2)), ResizePlan { start: 0, stop: 3 });
+        assert_eq!(
+            resize_plan(5, 0, 1, Some(2)),
+            ResizePlan { start: 0, stop: 3 }
+        );
         // Pending stops already cover part of the excess.
-        assert_eq!(resize_plan(5, 2, 1, Some(2)), ResizePlan { start: 0, stop: 1 });
+        assert_eq!(
+            resize_plan(5, 2, 1, Some(2)),
+            ResizePlan { start: 0, stop: 1 }
+        );
         // Pending stops would take the pool below the new min: replace them.
-        assert_eq!(resize_plan(4, 3, 2, Some(4)), ResizePlan { start: 1, stop: 0 });
+        assert_eq!(
+            resize_plan(4, 3, 2, Some(4)),
+            ResizePlan { start: 1, stop: 0 }
+        );
         // Within bounds: nothing.
         assert_eq!(resize_plan(3, 0, 1, None), ResizePlan { start: 0, stop: 0 });
     }

@@ -66,33 +66,31 @@ pub struct Stats {
 }
 
 impl fmt::Display for Stats {
-    /// One `name: value` line per field, like twisted's `dumpStats`.
+    /// Like twisted's `dumpStats` (`working` = busy, `waiters` = idle), line for line the
+    /// same text as `pool_core::Stats`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "state: {}", self.state)?;
+        let max = self
+            .max
+            .map_or_else(|| "unbounded".to_owned(), |max| max.to_string());
+        writeln!(f, "state:         {:?}", self.state)?;
         writeln!(
             f,
-            "workers: {} (idle: {}, busy: {}, peak: {})",
-            self.workers, self.idle, self.busy, self.peak_workers
+            "workers:       {} (min {}, max {max}, peak {})",
+            self.workers, self.min, self.peak_workers
         )?;
-        match self.max {
-            Some(max) => writeln!(f, "bounds: min {} max {max}", self.min)?,
-            None => writeln!(f, "bounds: min {} max unbounded", self.min)?,
-        }
+        writeln!(f, "  working:     {}", self.busy)?;
+        writeln!(f, "  waiters:     {}", self.idle)?;
         writeln!(
             f,
-            "queue: {} jobs, {} pending stops",
+            "queue:         {} jobs, {} pending stops",
             self.queued, self.pending_stops
         )?;
-        write!(
-            f,
-            "total: {} completed, {} panicked, {} cancelled, {} rejected, {} caller runs, {} hook panics",
-            self.completed,
-            self.panicked,
-            self.cancelled,
-            self.rejected,
-            self.caller_runs,
-            self.hook_panics
-        )
+        writeln!(f, "completed:     {}", self.completed)?;
+        writeln!(f, "panicked:      {}", self.panicked)?;
+        writeln!(f, "cancelled:     {}", self.cancelled)?;
+        writeln!(f, "rejected:      {}", self.rejected)?;
+        writeln!(f, "caller runs:   {}", self.caller_runs)?;
+        write!(f, "hook panics:   {}", self.hook_panics)
     }
 }
 
@@ -106,13 +104,21 @@ pub struct StopReport {
     /// Pool-lifetime count of cancelled jobs, at the time of the report.
     pub cancelled: u64,
     /// Live workers when the report is taken (for `stop`, at its deadline: detached, never
-    /// joined after; for `stop_now`, right away). A stop called from inside a job does not
-    /// count its own worker.
+    /// joined after; for `stop_now`, right away). A stop called from inside a job counts its
+    /// own worker too.
     pub still_running: usize,
     /// Never-started jobs handed back by this stop call, in queue order: everything queued
     /// for `stop_now`; for `stop`, only when the pool has no worker to run them (a `Created`
     /// pool).
     pub returned: Vec<JobId>,
+}
+
+impl StopReport {
+    /// Whether every worker had exited when the report was taken (`still_running == 0`).
+    #[must_use]
+    pub const fn is_clean(&self) -> bool {
+        self.still_running == 0
+    }
 }
 
 /// The conservation ledger: every accepted job is in exactly one bucket.
@@ -184,11 +190,17 @@ mod tests {
         let text = stats.to_string();
         assert_eq!(
             text,
-            "state: running\n\
-             workers: 3 (idle: 1, busy: 2, peak: 11)\n\
-             bounds: min 1 max unbounded\n\
-             queue: 4 jobs, 1 pending stops\n\
-             total: 5 completed, 6 panicked, 7 cancelled, 8 rejected, 9 caller runs, 10 hook panics"
+            "state:         Running\n\
+             workers:       3 (min 1, max unbounded, peak 11)\n\
+             \x20 working:     2\n\
+             \x20 waiters:     1\n\
+             queue:         4 jobs, 1 pending stops\n\
+             completed:     5\n\
+             panicked:      6\n\
+             cancelled:     7\n\
+             rejected:      8\n\
+             caller runs:   9\n\
+             hook panics:   10"
         );
     }
 

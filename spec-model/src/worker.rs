@@ -1,13 +1,18 @@
 //! Workers: ids and the per-worker state machine.
 //!
 //! ```text
-//!   spawn ──► Parked{claimed}  ──take: job──►  Running(job) ──finish──► Finishing
-//!                 ▲    │  ▲                                                 │
-//!      take: none │    │  └──────────────── take: none ─────────────────────┤
-//!                 └────┘                                                    │
-//!   Parked{claimed:false} ──advance_clock past keep_alive──► Exited(IdleTimeout)
-//!   Parked{claimed:true} | Finishing ──take: Stop──► Exited(Sentinel)
+//!   spawn ──► Starting ──┐
+//!                        ├─take: job──────► Running(job) ──finish──► Finishing ──┐
+//!   Parked{claimed} ─────┤                                                       │
+//!     ▲      ▲           ├─take: Stop─────► Exited(Sentinel)          (take, as  │
+//!     │      │           └─take: nothing──► Parked{claimed: false}     Starting) │
+//!     │      └── a pushed item claims an idle worker ◄──┘                        │
+//!     └──────────────────────────────────────────────────────────────────────────┘
+//!   Parked{claimed: false} ──idle for keep_alive above min──► Exited(IdleTimeout)
 //! ```
+//!
+//! `Starting`, `Finishing` and claimed `Parked` workers are *looking*: each will take the
+//! queue head next; a `take` step is enabled for them.
 
 use crate::job::JobId;
 use std::fmt;
@@ -42,13 +47,16 @@ pub enum ExitReason {
 /// Where one worker is in its loop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum WorkerState {
-    /// Waiting for the queue (or, freshly spawned, about to look at it).
+    /// Spawned (by `start`, `grow`, `resize` or admission) and counted live, but its thread
+    /// has not begun its loop: busy, not idle. Its first `take` emits `WorkerStarted`, then
+    /// it takes the queue head, like a finishing worker.
+    Starting,
+    /// Parked, waiting for the queue.
     ///
     /// `claimed: false` is *idle*: counted in `Stats.idle`, claimable by the next pushed
-    /// item, subject to the idle timeout; `since` is when it last found the queue empty
-    /// (its idle time is `now - since`). `claimed: true` means an item was pushed for it
-    /// (or it was spawned while the queue held an item nobody was claimed for): it will
-    /// look at the queue, is busy, and never times out.
+    /// item, subject to the idle timeout; `since` is when it found the queue empty (its idle
+    /// time is `now - since`). `claimed: true` means a pushed item claimed it: a wakeup is
+    /// owed to it, it is busy, it will take the queue head, and it never times out.
     Parked {
         /// Pool-clock time at which it parked (or was spawned).
         since: Duration,
@@ -77,11 +85,14 @@ impl WorkerState {
         matches!(self, Self::Parked { claimed: false, .. })
     }
 
-    /// Whether it will look at the queue next without being woken: parked and claimed,
-    /// or finishing. These are the workers a `take` step is enabled for.
+    /// Whether it will take the queue head next without a new wakeup: starting, finishing,
+    /// or parked and claimed. These are the workers a `take` step is enabled for.
     #[must_use]
     pub const fn is_looking(self) -> bool {
-        matches!(self, Self::Parked { claimed: true, .. } | Self::Finishing)
+        matches!(
+            self,
+            Self::Starting | Self::Parked { claimed: true, .. } | Self::Finishing
+        )
     }
 }
 
@@ -92,8 +103,20 @@ mod tests {
     #[test]
     fn only_unclaimed_parked_workers_are_idle() {
         let zero = Duration::ZERO;
-        assert!(WorkerState::Parked { since: zero, claimed: false }.is_idle());
-        assert!(!WorkerState::Parked { since: zero, claimed: true }.is_idle());
+        assert!(
+            WorkerState::Parked {
+                since: zero,
+                claimed: false
+            }
+            .is_idle()
+        );
+        assert!(
+            !WorkerState::Parked {
+                since: zero,
+                claimed: true
+            }
+            .is_idle()
+        );
         assert!(!WorkerState::Finishing.is_idle());
         assert!(!WorkerState::Running(JobId(0)).is_idle());
         assert!(!WorkerState::Exited(ExitReason::Sentinel).is_idle());
@@ -102,9 +125,23 @@ mod tests {
     #[test]
     fn claimed_and_finishing_workers_look_at_the_queue() {
         let zero = Duration::ZERO;
-        assert!(WorkerState::Parked { since: zero, claimed: true }.is_looking());
+        assert!(
+            WorkerState::Parked {
+                since: zero,
+                claimed: true
+            }
+            .is_looking()
+        );
         assert!(WorkerState::Finishing.is_looking());
-        assert!(!WorkerState::Parked { since: zero, claimed: false }.is_looking());
+        assert!(WorkerState::Starting.is_looking());
+        assert!(!WorkerState::Starting.is_idle());
+        assert!(
+            !WorkerState::Parked {
+                since: zero,
+                claimed: false
+            }
+            .is_looking()
+        );
         assert!(!WorkerState::Running(JobId(1)).is_looking());
     }
 

@@ -1,0 +1,39 @@
+//! CPU time of the whole process (every thread, live or exited), for W1's CPU per job and W5's
+//! idle cost.
+
+use std::time::Duration;
+
+/// The CPU time this process has used so far (`CLOCK_PROCESS_CPUTIME_ID`, nanosecond
+/// resolution; `/proc/self/stat` counts in 10 ms ticks, too coarse for an idle pool). `None`
+/// where the platform has no such clock.
+pub fn process_cpu_time() -> Option<Duration> {
+    #[cfg(unix)]
+    {
+        use rustix::time::{ClockId, clock_gettime};
+        let t = clock_gettime(ClockId::ProcessCPUTime);
+        let secs = u64::try_from(t.tv_sec).ok()?;
+        let nanos = u32::try_from(t.tv_nsec).ok()?;
+        Some(Duration::new(secs, nanos))
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn spinning_uses_cpu_time() {
+        let before = process_cpu_time().expect("unix has a process CPU clock");
+        crate::Work::Spin(Duration::from_millis(5)).run();
+        let after = process_cpu_time().expect("unix has a process CPU clock");
+        assert!(
+            after - before >= Duration::from_millis(4),
+            "{before:?} -> {after:?}"
+        );
+    }
+}

@@ -1,0 +1,271 @@
+//! The interface every pool under test is driven through, and the jobs the workloads give it.
+//!
+//! A job is a [`Task`]: plain data ([`Work`] plus a [`Countdown`] to tick), not a boxed closure, so
+//! that each subject wraps it in a closure of a concrete type and allocates exactly as it does for
+//! its own users; the harness adds no box of its own to anyone's cost.
+
+use std::fmt;
+use std::hint;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// What one job does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Work {
+    /// Nothing at all.
+    Empty,
+    /// Sleeps this long (a stand-in for blocking I/O: the worker is parked, the core is free).
+    Sleep(Duration),
+    /// Spins on the CPU this long (a stand-in for computation).
+    Spin(Duration),
+}
+
+impl Work {
+    /// Does the work on the calling thread.
+    pub fn run(self) {
+        match self {
+            Work::Empty => hint::black_box(()),
+            Work::Sleep(d) => thread::sleep(d),
+            Work::Spin(d) => {
+                let end = Instant::now() + d;
+                while Instant::now() < end {
+                    hint::spin_loop();
+                }
+            }
+        }
+    }
+}
+
+/// Counts jobs down to zero; [`Countdown::wait`] returns once the last one has finished.
+///
+/// Jobs hold it as `&'static` rather than through an `Arc`: an `Arc` clone per job would bounce
+/// the reference count's cache line between the submitter and the workers and add that cost to
+/// every subject. [`Countdown::this_thread`] hands out one per thread, allocated once and reused.
+/// The count is an atomic so that a finishing job costs one `fetch_sub`; only the last one takes
+/// the lock to wake the waiter. Aligned to its own cache lines, so nothing else shares them.
+#[derive(Debug)]
+#[repr(align(128))]
+pub struct Countdown {
+    /// Jobs not yet finished.
+    remaining: AtomicUsize,
+    /// Set (under the lock) by the job that brings `remaining` to zero; cleared by `reset`.
+    finished: Mutex<bool>,
+    /// Notified when `finished` is set.
+    cv: Condvar,
+}
+
+thread_local! {
+    /// The calling thread's countdown (see [`Countdown::this_thread`]).
+    static THIS_THREAD: &'static Countdown = Box::leak(Box::new(Countdown::new(0)));
+}
+
+impl Countdown {
+    /// A countdown from `n`; with `n == 0` it is already finished.
+    pub fn new(n: usize) -> Countdown {
+        Countdown {
+            remaining: AtomicUsize::new(n),
+            finished: Mutex::new(n == 0),
+            cv: Condvar::new(),
+        }
+    }
+
+    /// The calling thread's countdown, reset to `n`: one allocation per thread, never freed.
+    /// Its previous use must be over (waited for), which holds when one thread runs one
+    /// workload at a time.
+    pub fn this_thread(n: usize) -> &'static Countdown {
+        let c = THIS_THREAD.with(|c| *c);
+        c.reset(n);
+        c
+    }
+
+    /// Starts counting down from `n` again. Every job of the previous count must have counted
+    /// down (a late `notify_all` from the last of them is harmless).
+    pub fn reset(&self, n: usize) {
+        let mut finished = self.lock();
+        debug_assert_eq!(
+            self.remaining.load(Ordering::Acquire),
+            0,
+            "a countdown was reset while jobs were still counting"
+        );
+        self.remaining.store(n, Ordering::Release);
+        *finished = n == 0;
+    }
+
+    /// Marks one job finished; the last one wakes the waiter.
+    pub fn count_down(&self) {
+        let before = self.remaining.fetch_sub(1, Ordering::AcqRel);
+        debug_assert!(before > 0, "a countdown went below zero");
+        if before == 1 {
+            *self.lock() = true;
+            self.cv.notify_all();
+        }
+    }
+
+    /// Blocks until every job has counted down.
+    pub fn wait(&self) {
+        let mut finished = self.lock();
+        while !*finished {
+            finished = self
+                .cv
+                .wait(finished)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, bool> {
+        self.finished.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// One job: do the [`Work`], then tick the [`Countdown`].
+#[derive(Clone, Copy, Debug)]
+pub struct Task {
+    work: Work,
+    done: &'static Countdown,
+}
+
+impl Task {
+    /// A job that does `work` and then counts `done` down.
+    pub fn new(work: Work, done: &'static Countdown) -> Task {
+        Task { work, done }
+    }
+
+    /// Runs the job on the calling thread.
+    pub fn run(self) {
+        self.work.run();
+        self.done.count_down();
+    }
+}
+
+/// A pool under test, as every workload sees it.
+pub trait Subject: Send + Sync {
+    /// Runs `task` on the pool, fire-and-forget, through the pool's ordinary submission call.
+    fn execute(&self, task: Task);
+
+    /// Runs `work` on the pool and blocks until it has run. Subjects with a result handle of
+    /// their own (a `JobHandle`, a `JoinHandle`, a `Task` future) override this to use it; the
+    /// default waits on a [`Countdown`] of one.
+    fn submit_wait(&self, work: Work) {
+        let done = Countdown::this_thread(1);
+        self.execute(Task::new(work, done));
+        done.wait();
+    }
+}
+
+/// How many workers a workload asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sizing {
+    /// Workers kept even when idle.
+    pub min: usize,
+    /// Most workers at once. Subjects that cannot grow start this many.
+    pub max: usize,
+}
+
+impl Sizing {
+    /// Exactly `n` workers.
+    pub fn fixed(n: usize) -> Sizing {
+        Sizing { min: n, max: n }
+    }
+
+    /// At least `min`, growing on demand up to `max`.
+    pub fn growable(min: usize, max: usize) -> Sizing {
+        Sizing { min, max }
+    }
+}
+
+/// Whether a subject is one of the workspace's backends or a peer it is compared with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// A backend of this workspace (`pool-core`).
+    Backend,
+    /// Another pool, measured for comparison.
+    Peer,
+}
+
+impl Kind {
+    /// `"backend"` or `"peer"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Backend => "backend",
+            Kind::Peer => "peer",
+        }
+    }
+}
+
+/// Why a subject cannot be built with the asked-for [`Sizing`] (in this process).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unsupported(pub String);
+
+impl fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unsupported {}
+
+/// Builds one subject; an entry of the list [`crate::subjects()`].
+#[derive(Clone, Copy)]
+pub struct Factory {
+    /// Short name: a row of every table, a column of the ratios.
+    pub name: &'static str,
+    /// Backend or peer.
+    pub kind: Kind,
+    /// One line on what the subject is and how it is driven.
+    pub about: &'static str,
+    /// Builds a started subject with this sizing.
+    pub(crate) build: fn(Sizing) -> Result<Box<dyn Subject>, Unsupported>,
+}
+
+impl Factory {
+    /// A started subject sized as asked.
+    pub fn build(&self, sizing: Sizing) -> Result<Box<dyn Subject>, Unsupported> {
+        (self.build)(sizing)
+    }
+}
+
+impl fmt::Debug for Factory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Factory")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn countdown_from_zero_is_finished() {
+        Countdown::new(0).wait();
+        Countdown::this_thread(0).wait();
+    }
+
+    #[test]
+    fn countdown_wakes_the_waiter_after_the_last_job() {
+        for round in 1..4 {
+            let done = Countdown::this_thread(round);
+            let jobs: Vec<_> = (0..round)
+                .map(|_| {
+                    let task = Task::new(Work::Empty, done);
+                    thread::spawn(move || task.run())
+                })
+                .collect();
+            done.wait();
+            for j in jobs {
+                j.join().expect("job thread");
+            }
+        }
+    }
+
+    #[test]
+    fn spin_takes_at_least_its_duration() {
+        let t = Instant::now();
+        Work::Spin(Duration::from_micros(200)).run();
+        assert!(t.elapsed() >= Duration::from_micros(200));
+    }
+}

@@ -1,0 +1,1247 @@
+//! The fast backend: the same semantics as the classic pool (`docs/semantics.md`), with no lock
+//! on the put / take hot path.
+//!
+//! Three pieces, each with its own invariants (the protocol between them, with the reasons no
+//! wakeup is lost and an idle pool burns no CPU, is written up in `src/fast/README.md`):
+//!
+//! - [`queue::JobQueue`]: a lock-free unbounded MPMC FIFO whose positions are the job ids; stop
+//!   sentinels are boundaries in it rather than items.
+//! - [`word::Word`]: one atomic word with the phase, idle workers, whether the pool is at max,
+//!   and the backlog, so a put decides and reserves (an idle worker, a unit of backlog) in one
+//!   compare-exchange, with the same [`policy::admit`] as the classic pool.
+//! - Parking: a worker with nothing to take spins briefly, then registers as idle (under the
+//!   `sleep` lock, which only parking and waking take), re-checks the queue, and parks. A put that
+//!   claims an idle worker pops one from the parked list and unparks it.
+//!
+//! Control operations (start, grow, shrink, resize, stop, stop_now, spawning, a full queue) take
+//! the `state` lock, as the classic pool does for everything.
+
+mod queue;
+mod word;
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use crossbeam_utils::CachePadded;
+
+use self::queue::{JobQueue, Pop};
+use self::word::{
+    BACKLOG_ONE, CREATED, IDLE_ONE, MAX_TRACKED_CAPACITY, MAX_WORKERS, RUNNING, STOPPING,
+    TERMINATED, WAITERS, Word,
+};
+use crate::clock::{ClockListener, Subscription};
+use crate::config::{Config, Policy};
+use crate::error::{ConfigError, PutError, StartError, validate_bounds};
+use crate::event::{Event, ExitReason, WorkerId};
+use crate::job::{CancelSink, Job, JobId, catch};
+use crate::policy::{self, Admit};
+use crate::pool::{Admission, Pool};
+use crate::stats::{Stats, StopReport};
+use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::thread::{self, Thread, ThreadId};
+use crate::sync::{Arc, Condvar, DynArc, Mutex, MutexGuard, lock, spin_until, wait, wait_timeout};
+
+/// How long a worker that found the queue empty keeps polling it before it parks. Long enough to
+/// cover a submitter's turnaround (so submit-wait-submit never pays a wakeup), short enough that
+/// an idle pool's CPU use is nil.
+const WORKER_SPIN: Duration = Duration::from_micros(50);
+
+/// A worker's own record: its id, its claim flag, and the counters only it writes.
+struct WorkerSlot {
+    id: WorkerId,
+    /// Set (Release) by the claimer that popped this worker from the parked list, before it
+    /// unparks it; cleared by the worker when it registers as parked. A wakeup without it is
+    /// spurious, a clock advance, or a bounds change.
+    claimed: AtomicBool,
+    /// Counters written only by this worker (a load and a store, no read-modify-write), summed by
+    /// `stats`.
+    tally: CachePadded<Tally>,
+}
+
+/// Job outcomes and caught hook panics.
+#[derive(Default)]
+struct Tally {
+    completed: AtomicU64,
+    panicked: AtomicU64,
+    hook_panics: AtomicU64,
+}
+
+impl Tally {
+    /// Adds `n` to a counter that only the calling thread writes.
+    fn bump(c: &AtomicU64, n: u64) {
+        c.store(c.load(Ordering::Relaxed) + n, Ordering::Release);
+    }
+
+    /// Adds one to a counter that several threads write.
+    fn bump_shared(c: &AtomicU64) {
+        c.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// A parked worker: its record and its thread, to unpark.
+struct Parked {
+    slot: Arc<WorkerSlot>,
+    thread: Thread,
+}
+
+/// What the `sleep` lock guards.
+struct Sleep {
+    /// Workers that registered as idle and have not been popped by a claimer (nor left on their
+    /// own). Invariant: `parked.len() == idle (in the word) + claims not yet popped`, so a
+    /// claimer that decremented `idle` always finds a worker here.
+    parked: Vec<Parked>,
+}
+
+/// Counters folded in from workers that exited.
+#[derive(Default)]
+struct Retired {
+    completed: u64,
+    panicked: u64,
+    hook_panics: u64,
+}
+
+/// What the `state` lock guards: the control side of the pool.
+struct State {
+    /// Workers counted by the pool (`Stats::workers`); a worker leaves this count the moment it
+    /// decides to exit. Mirrored in `Shared::num_live` for lock-free readers.
+    num_live: usize,
+    /// Worker threads not yet finished (exit hook included); stop waits for this to reach 0.
+    num_threads: usize,
+    /// Boundaries (dense queue positions) of the pending stop sentinels, nondecreasing; the front
+    /// one is `queue.stop_at()`. Its length is `Stats::pending_stops`.
+    stops: VecDeque<u64>,
+    /// Puts waiting for room; `WAITERS` is set in the word while it is not 0.
+    put_waiters: usize,
+    min: usize,
+    max: Option<usize>,
+    next_worker: u64,
+    /// Threads of live workers, so `stop` can tell it is called from inside a job.
+    threads: Vec<ThreadId>,
+    /// Records of the live workers (for their counters).
+    workers: Vec<Arc<WorkerSlot>>,
+    retired: Retired,
+    peak_workers: usize,
+}
+
+impl State {
+    /// The effective maximum: the configured one, but never above what the word can count.
+    fn cap(&self) -> usize {
+        self.max.map_or(MAX_WORKERS, |m| m.min(MAX_WORKERS))
+    }
+
+    /// Live workers that will stay: not counting those a pending stop is waiting for.
+    fn staying(&self) -> usize {
+        self.num_live.saturating_sub(self.stops.len())
+    }
+
+    /// Whether admission may not spawn: the staying workers are at `max`, or the live ones at
+    /// what the word can count.
+    fn at_max(&self) -> bool {
+        self.num_live >= MAX_WORKERS || self.max.is_some_and(|m| self.staying() >= m)
+    }
+}
+
+/// State shared by the pool handle and its workers.
+struct Shared {
+    cfg: Config,
+    /// The capacity the word tracks a backlog for; `None` when unbounded (or too large to reach),
+    /// and then puts and takes never touch the backlog.
+    capacity: Option<usize>,
+    /// The admission word (see [`word`]).
+    word: CachePadded<AtomicU64>,
+    queue: JobQueue,
+    /// Dead positions between the queue's head and tail (dead slots, cancelled jobs not yet
+    /// skipped), as a wrapping two's-complement count: `Stats::queued = tail - head - dead`.
+    /// Incremented before a dead slot is written or when a queued job is cancelled; decremented
+    /// when one is popped (so it may dip below zero for a moment; `stats` clamps).
+    num_dead: AtomicU64,
+    /// Mirror of `State::num_live`, for a parking worker's keep-alive decision.
+    num_live: AtomicUsize,
+    /// Mirror of `State::min`, likewise.
+    min: AtomicUsize,
+    rejected: AtomicU64,
+    cancelled: AtomicU64,
+    caller_runs: AtomicU64,
+    /// Outcomes and hook panics counted outside any worker (caller runs, handlers, listeners on
+    /// other threads).
+    others: Tally,
+    state: Mutex<State>,
+    /// Puts wait here for room.
+    room: Condvar,
+    /// `stop` and `await_termination` wait here for workers to exit.
+    exited: Condvar,
+    sleep: Mutex<Sleep>,
+}
+
+type Guard<'a> = MutexGuard<'a, State>;
+
+/// What a worker got.
+enum Take {
+    Job(JobId, Job),
+    Stop,
+    Empty,
+}
+
+/// How a worker's idle spell ended.
+enum Idle {
+    /// It found work itself (unclaimed).
+    Work,
+    /// A put or a stop claimed it.
+    Claimed,
+    /// Its keep-alive ran out above `min`; it has left the live count.
+    TimedOut,
+}
+
+impl Shared {
+    fn word(&self) -> Word {
+        Word(self.word.load(Ordering::Acquire))
+    }
+
+    fn cas_word(&self, old: Word, new: Word) -> Result<(), Word> {
+        self.word
+            .compare_exchange(old.0, new.0, Ordering::AcqRel, Ordering::Acquire)
+            .map(drop)
+            .map_err(Word)
+    }
+
+    /// Applies `f` to the word until the compare-exchange takes; returns the old word.
+    fn update_word(&self, mut f: impl FnMut(Word) -> Word) -> Word {
+        let mut w = self.word();
+        loop {
+            match self.cas_word(w, f(w)) {
+                Ok(()) => return w,
+                Err(now) => w = now,
+            }
+        }
+    }
+
+    /// Claims an idle worker if there is one (`idle -= 1`); true if it did. Always a
+    /// read-modify-write of the word, so a worker registering as idle at the same time either is
+    /// claimed here or sees what the caller published before (see README: "no lost wakeup").
+    fn claim_idle(&self) -> bool {
+        let old = self.update_word(|w| {
+            if w.idle() > 0 {
+                Word(w.0 - IDLE_ONE)
+            } else {
+                w
+            }
+        });
+        old.idle() > 0
+    }
+
+    /// Pops a parked worker for a claim just made in the word and unparks it.
+    fn wake_one(&self) {
+        let parked = {
+            let mut sl = lock(&self.sleep);
+            let p = sl.parked.pop();
+            // Under the lock, so "in `parked`" and "not `claimed`" change together.
+            if let Some(p) = &p {
+                p.slot.claimed.store(true, Ordering::Release);
+            }
+            p
+        };
+        debug_assert!(parked.is_some(), "a claim always finds a parked worker");
+        if let Some(p) = parked {
+            p.thread.unpark();
+        }
+    }
+
+    /// Unparks every parked worker without claiming it, so each re-checks its keep-alive.
+    fn nudge_parked(&self) {
+        for p in &lock(&self.sleep).parked {
+            p.thread.unpark();
+        }
+    }
+
+    /// Something a waiting put looks at changed: wake the waiters, if any.
+    fn room_changed(&self, w: Word) {
+        if w.waiters() {
+            let _g = lock(&self.state);
+            self.room.notify_all();
+        }
+    }
+
+    /// `room_changed` for a caller that holds the state lock.
+    fn room_changed_locked(&self, st: &State) {
+        if st.put_waiters > 0 {
+            self.room.notify_all();
+        }
+    }
+
+    fn emit_other(&self, e: Event) {
+        if self.cfg.emit(&e) {
+            Tally::bump_shared(&self.others.hook_panics);
+        }
+    }
+
+    fn emit_by(&self, me: &WorkerSlot, e: Event) {
+        if self.cfg.emit(&e) {
+            Tally::bump(&me.tally.hook_panics, 1);
+        }
+    }
+
+    /// Sets or clears `AT_MAX` to match `st` (after `num_live`, the pending stops or the bounds
+    /// changed), and mirrors `num_live`.
+    fn sync_at_max(&self, st: &State) {
+        let at_max = st.at_max();
+        self.update_word(|w| w.with_at_max(at_max));
+        self.num_live.store(st.num_live, Ordering::Release);
+    }
+
+    /// `backlog -= n` (saturating), when the backlog is tracked.
+    fn shrink_backlog(&self, n: u64) {
+        if self.capacity.is_some() && n > 0 {
+            let old = self.update_word(|w| w.backlog_minus(n));
+            self.room_changed(old);
+        }
+    }
+
+    /// Counts a new worker; the caller spawns its thread after unlocking, then `sync_at_max`.
+    fn reserve_worker(&self, st: &mut State) -> Arc<WorkerSlot> {
+        st.num_live += 1;
+        st.num_threads += 1;
+        st.peak_workers = st.peak_workers.max(st.num_live);
+        let id = WorkerId(st.next_worker);
+        st.next_worker += 1;
+        let slot = Arc::new(WorkerSlot {
+            id,
+            claimed: AtomicBool::new(false),
+            tally: CachePadded::new(Tally::default()),
+        });
+        st.workers.push(Arc::clone(&slot));
+        self.num_live.store(st.num_live, Ordering::Release);
+        slot
+    }
+
+    /// Starts the threads of reserved workers; each takes the queue head first, as a claimed
+    /// worker (the classic pool's `num_spawning`).
+    fn spawn_workers(self: &Arc<Self>, slots: Vec<Arc<WorkerSlot>>) {
+        for slot in slots {
+            let id = slot.id;
+            let mut b = thread::Builder::new().name(format!("{}-{}", self.cfg.thread_name, id.0));
+            if let Some(size) = self.cfg.stack_size {
+                b = b.stack_size(size);
+            }
+            let shared = Arc::clone(self);
+            let mine = Arc::clone(&slot);
+            if let Err(e) = b.spawn(move || shared.worker_main(mine)) {
+                tracing::error!(target: "pool", worker = id.0, error = %e, "could not spawn a worker");
+                let mut st = lock(&self.state);
+                st.num_live -= 1;
+                st.num_threads -= 1;
+                st.workers.retain(|w| !Arc::ptr_eq(w, &slot));
+                self.sync_at_max(&st);
+                self.after_thread_exit(&mut st);
+            }
+        }
+    }
+
+    fn after_thread_exit(&self, st: &mut State) {
+        if st.num_threads == 0 && self.word().phase() == STOPPING {
+            self.update_word(|w| w.with_phase(TERMINATED));
+        }
+        self.exited.notify_all();
+        self.room_changed_locked(st);
+    }
+
+    /// Puts `job` in the queue: gives it its id (its position), ties it to `sink` when it has a
+    /// handle, and after it is visible wakes a worker. `claimed`: the caller claimed an idle
+    /// worker (or reserved a starting one) for it; else the caller added a unit of backlog (when
+    /// tracked) and, should a worker have gone idle meanwhile, claims one now.
+    fn enqueue(
+        &self,
+        job: Job,
+        sink: &DynArc<dyn CancelSink>,
+        claimed: Claimed,
+    ) -> Result<JobId, PutError<Job>> {
+        let mut refused = None;
+        let mut dead = false;
+        let pos = self.queue.push_with(|pos| {
+            if pos >= self.queue.closed_at() {
+                // The pool stopped between our admission and our reservation: refuse.
+                refused = Some(job);
+            } else if job.has_control() && !job.enqueue(JobId(pos), sink) {
+                // Cancelled before it was queued: it gets its id and counts as cancelled.
+                dead = true;
+            } else {
+                return Some(job);
+            }
+            self.num_dead.fetch_add(1, Ordering::AcqRel);
+            None
+        });
+        let id = JobId(pos);
+        if claimed == Claimed::Idle {
+            // Whatever we wrote, the claimed worker is owed its wakeup (the classic pool claims
+            // even for a job already cancelled).
+            self.wake_one();
+        }
+        if let Some(job) = refused {
+            if claimed == Claimed::No {
+                self.shrink_backlog(1);
+            }
+            self.rejected.fetch_add(1, Ordering::AcqRel);
+            return Err(PutError::ShutDown(job));
+        }
+        if dead {
+            if claimed == Claimed::No {
+                self.shrink_backlog(1);
+            }
+            self.cancelled.fetch_add(1, Ordering::AcqRel);
+            return Ok(id);
+        }
+        if claimed == Claimed::No {
+            // Pairs with the idle registration of a worker (README, "no lost wakeup"): one of the
+            // two read-modify-writes of the word comes second and sees the other's side.
+            let w = Word(self.word.fetch_add(0, Ordering::AcqRel));
+            if w.idle() > 0 && !w.stopped() && self.claim_idle() {
+                // A worker went idle after our admission: it is committed to our job now.
+                self.shrink_backlog(1);
+                self.wake_one();
+            }
+        }
+        Ok(id)
+    }
+
+    fn worker_main(self: Arc<Self>, me: Arc<WorkerSlot>) {
+        let start_panicked = Config::run_hook(&self.cfg.on_worker_start);
+        {
+            let mut st = lock(&self.state);
+            Tally::bump(&me.tally.hook_panics, u64::from(start_panicked));
+            st.threads.push(thread::current().id());
+            self.emit_by(&me, Event::WorkerStarted { worker: me.id });
+        }
+        // A new worker is committed to the head, like one a claim woke.
+        let mut claimed = true;
+        let reason = loop {
+            match self.take(&me, claimed) {
+                Take::Job(id, job) => {
+                    claimed = false;
+                    self.run_one(&me, id, job);
+                }
+                Take::Stop => break ExitReason::Sentinel,
+                Take::Empty => match self.idle(&me) {
+                    Idle::Work => claimed = false,
+                    Idle::Claimed => claimed = true,
+                    Idle::TimedOut => break ExitReason::IdleTimeout,
+                },
+            }
+        };
+        // `num_live` already excludes this worker; its thread still counts until the hook ran.
+        {
+            let mut st = lock(&self.state);
+            let tid = thread::current().id();
+            st.threads.retain(|t| *t != tid);
+            st.workers.retain(|w| !Arc::ptr_eq(w, &me));
+            let t = &me.tally;
+            st.retired.completed += t.completed.load(Ordering::Acquire);
+            st.retired.panicked += t.panicked.load(Ordering::Acquire);
+            st.retired.hook_panics += t.hook_panics.load(Ordering::Acquire);
+            self.room_changed_locked(&st);
+        }
+        let exit_panicked = Config::run_hook(&self.cfg.on_worker_exit);
+        let mut st = lock(&self.state);
+        st.retired.hook_panics += u64::from(exit_panicked);
+        st.num_threads -= 1;
+        // The state change first (a listener that sees the last exit sees `Terminated`).
+        self.after_thread_exit(&mut st);
+        if self.cfg.emit(&Event::WorkerExited {
+            worker: me.id,
+            reason,
+        }) {
+            st.retired.hook_panics += 1;
+        }
+    }
+
+    /// Takes the next item. `claimed`: this worker holds a claim (it was woken for an item, or
+    /// just started), so its first live item does not reduce the backlog.
+    fn take(&self, me: &WorkerSlot, claimed: bool) -> Take {
+        loop {
+            match self.queue.pop(true) {
+                Pop::Item(_, None) => {
+                    self.num_dead.fetch_sub(1, Ordering::AcqRel);
+                }
+                Pop::Item(pos, Some(job)) => {
+                    if !job.claim() {
+                        // Cancelled while queued: its handle's sink counted it. Skip it.
+                        self.num_dead.fetch_sub(1, Ordering::AcqRel);
+                        drop(job);
+                        continue;
+                    }
+                    if !claimed {
+                        self.shrink_backlog(1);
+                    }
+                    return Take::Job(JobId(pos), job);
+                }
+                Pop::Empty => return Take::Empty,
+                Pop::StopDue => {
+                    if self.take_stop(me) {
+                        return Take::Stop;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes the due stop, if another worker has not taken it first.
+    fn take_stop(&self, me: &WorkerSlot) -> bool {
+        let mut st = lock(&self.state);
+        let head = self.queue.span().0;
+        if st.stops.front().is_none_or(|&at| at > head) {
+            return false;
+        }
+        st.stops.pop_front();
+        self.queue
+            .set_stop_at(st.stops.front().copied().unwrap_or(u64::MAX));
+        st.num_live -= 1;
+        self.sync_at_max(&st);
+        self.emit_by(me, Event::SentinelTaken { worker: me.id });
+        true
+    }
+
+    fn run_one(&self, me: &WorkerSlot, id: JobId, job: Job) {
+        self.emit_by(
+            me,
+            Event::JobStarted {
+                job: id,
+                worker: me.id,
+            },
+        );
+        let (panicked, hook_panics) = self.cfg.run_job(id, job);
+        let t = &me.tally;
+        if hook_panics > 0 {
+            Tally::bump(&t.hook_panics, hook_panics);
+        }
+        if panicked {
+            Tally::bump(&t.panicked, 1);
+            self.emit_by(
+                me,
+                Event::JobPanicked {
+                    job: id,
+                    worker: me.id,
+                },
+            );
+        } else {
+            Tally::bump(&t.completed, 1);
+            self.emit_by(
+                me,
+                Event::JobFinished {
+                    job: id,
+                    worker: me.id,
+                },
+            );
+        }
+    }
+
+    /// The queue looked empty: spin a little, then park until claimed (or the keep-alive runs
+    /// out above `min`).
+    fn idle(&self, me: &Arc<WorkerSlot>) -> Idle {
+        if spin_until(WORKER_SPIN, || self.queue.has_work()) {
+            return Idle::Work;
+        }
+        // Register as idle: in the parked list first, then in the word (see `Sleep::parked`).
+        let before = {
+            let mut sl = lock(&self.sleep);
+            me.claimed.store(false, Ordering::Relaxed);
+            sl.parked.push(Parked {
+                slot: Arc::clone(me),
+                thread: thread::current(),
+            });
+            Word(self.word.fetch_add(IDLE_ONE, Ordering::AcqRel))
+        };
+        debug_assert!(before.idle() < MAX_WORKERS, "idle fits its bits");
+        // A put waiting for room may now claim us.
+        self.room_changed(before);
+        // Re-check after registering (README, "no lost wakeup"): a put that queued before our
+        // registration, and saw no idle worker, is visible now.
+        if self.queue.has_work() && self.leave_idle(me) {
+            return Idle::Work;
+        }
+        self.emit_by(me, Event::WorkerParked { worker: me.id });
+        let since = self.cfg.clock.now();
+        loop {
+            if me.claimed.load(Ordering::Acquire) {
+                return Idle::Claimed;
+            }
+            let above_min =
+                self.num_live.load(Ordering::Acquire) > self.min.load(Ordering::Acquire);
+            let deadline = above_min.then(|| since.saturating_add(self.cfg.keep_alive));
+            match self.cfg.clock.wait_for(deadline) {
+                None => thread::park(),
+                Some(left) if left.is_zero() => {}
+                Some(left) => thread::park_timeout(left),
+            }
+            if me.claimed.load(Ordering::Acquire) {
+                return Idle::Claimed;
+            }
+            let expired = deadline.is_some_and(|d| self.cfg.clock.now() >= d);
+            if expired && self.time_out(me) {
+                return Idle::TimedOut;
+            }
+        }
+    }
+
+    /// Leaves the parked list without a claim, if no claim is owed to the parked workers (then
+    /// `idle > 0`). False when a claimer has already popped us or will pop someone (us
+    /// included, eventually): then we wait for our claim.
+    fn leave_idle(&self, me: &Arc<WorkerSlot>) -> bool {
+        let mut sl = lock(&self.sleep);
+        // Not claimed (read under the lock) means still in `parked`.
+        if me.claimed.load(Ordering::Acquire) {
+            return false;
+        }
+        let old = self.update_word(|w| {
+            if w.idle() > 0 {
+                Word(w.0 - IDLE_ONE)
+            } else {
+                w
+            }
+        });
+        if old.idle() == 0 {
+            return false;
+        }
+        sl.parked.retain(|p| !Arc::ptr_eq(&p.slot, me));
+        true
+    }
+
+    /// The keep-alive ran out: leave the pool if it stays at or above `min` and no claim is owed
+    /// to us. True if we left (`num_live` is decremented).
+    fn time_out(&self, me: &Arc<WorkerSlot>) -> bool {
+        let mut st = lock(&self.state);
+        if !policy::may_retire(st.num_live, st.stops.len(), st.min) {
+            return false;
+        }
+        if !self.leave_idle(me) {
+            return false;
+        }
+        st.num_live -= 1;
+        self.sync_at_max(&st);
+        true
+    }
+
+    /// Queues `k` stop sentinels behind everything queued so far, each claiming an idle worker
+    /// if there is one.
+    fn push_stops(&self, st: &mut State, k: usize) {
+        if k == 0 {
+            return;
+        }
+        self.queue.hold_tail(|at| {
+            st.stops.extend(std::iter::repeat_n(at, k));
+            self.queue
+                .set_stop_at(*st.stops.front().expect("just pushed"));
+        });
+        // The workers these stops wait for no longer count toward `max`.
+        self.sync_at_max(st);
+        for _ in 0..k {
+            if self.claim_idle() {
+                self.wake_one();
+            }
+        }
+    }
+
+    /// Refuses new work (puts already past admission that reserve a position later are refused
+    /// by `enqueue`) and queues the sentinels. Returns the jobs handed back (only a pool that
+    /// never started has any).
+    fn begin_stop(&self, st: &mut State) -> Vec<Job> {
+        let mut returned = Vec::new();
+        match self.word().phase() {
+            CREATED => {
+                self.update_word(|w| w.with_phase(TERMINATED));
+                self.queue.hold_tail(|at| self.queue.set_closed_at(at));
+                returned = self.drain_jobs();
+            }
+            RUNNING => {
+                self.update_word(|w| w.with_phase(STOPPING));
+                let k = st.num_live.saturating_sub(st.stops.len());
+                self.queue.hold_tail(|at| {
+                    self.queue.set_closed_at(at);
+                    st.stops.extend(std::iter::repeat_n(at, k));
+                    if let Some(&front) = st.stops.front() {
+                        self.queue.set_stop_at(front);
+                    }
+                });
+                self.sync_at_max(st);
+                for _ in 0..k {
+                    if self.claim_idle() {
+                        self.wake_one();
+                    }
+                }
+                if st.num_threads == 0 {
+                    self.update_word(|w| w.with_phase(TERMINATED));
+                }
+            }
+            _ => {}
+        }
+        self.room.notify_all();
+        self.exited.notify_all();
+        returned
+    }
+
+    /// Takes every job out of the queue, in order, handing back those not cancelled.
+    fn drain_jobs(&self) -> Vec<Job> {
+        let mut returned = Vec::new();
+        let mut skipped = Vec::new();
+        loop {
+            match self.queue.pop(false) {
+                Pop::Item(_, Some(job)) if job.release() => returned.push(job),
+                Pop::Item(_, item) => {
+                    self.num_dead.fetch_sub(1, Ordering::AcqRel);
+                    skipped.extend(item);
+                }
+                Pop::Empty | Pop::StopDue => break,
+            }
+        }
+        drop(skipped);
+        returned
+    }
+
+    /// `DiscardOldest`: takes the oldest live job out of the queue (the caller settles the
+    /// backlog).
+    fn evict_oldest(&self) -> Option<Job> {
+        loop {
+            match self.queue.pop(false) {
+                Pop::Item(_, Some(job)) if job.release() => return Some(job),
+                Pop::Item(_, _) => {
+                    self.num_dead.fetch_sub(1, Ordering::AcqRel);
+                }
+                Pop::Empty | Pop::StopDue => return None,
+            }
+        }
+    }
+
+    fn stats(&self, st: &State) -> Stats {
+        let w = self.word();
+        let queued = {
+            // Two reads that agree, so a position popped between the span and the dead count
+            // does not show as a transient miscount.
+            let read = || (self.queue.span(), self.num_dead.load(Ordering::Acquire));
+            let mut a = read();
+            for _ in 0..8 {
+                let b = read();
+                if a == b {
+                    break;
+                }
+                a = b;
+            }
+            let ((head, tail), dead) = a;
+            ((tail - head) as i64 - dead as i64).max(0) as usize
+        };
+        let (completed, panicked, hook_panics) = self.totals(st);
+        let idle = w.idle().min(st.num_live);
+        Stats {
+            workers: st.num_live,
+            idle,
+            busy: st.num_live - idle,
+            queued,
+            pending_stops: st.stops.len(),
+            completed,
+            panicked,
+            cancelled: self.cancelled.load(Ordering::Acquire),
+            rejected: self.rejected.load(Ordering::Acquire),
+            caller_runs: self.caller_runs.load(Ordering::Acquire),
+            hook_panics,
+            peak_workers: st.peak_workers,
+            min: st.min,
+            max: st.max,
+            state: w.state(),
+        }
+    }
+
+    /// (completed, panicked, hook panics) over the pool's life.
+    fn totals(&self, st: &State) -> (u64, u64, u64) {
+        let o = &self.others;
+        let mut c = st.retired.completed + o.completed.load(Ordering::Acquire);
+        let mut p = st.retired.panicked + o.panicked.load(Ordering::Acquire);
+        let mut h = st.retired.hook_panics + o.hook_panics.load(Ordering::Acquire);
+        for w in &st.workers {
+            c += w.tally.completed.load(Ordering::Acquire);
+            p += w.tally.panicked.load(Ordering::Acquire);
+            h += w.tally.hook_panics.load(Ordering::Acquire);
+        }
+        (c, p, h)
+    }
+
+    fn report(&self, st: &State, returned: Vec<Job>) -> StopReport {
+        let (completed, panicked, _) = self.totals(st);
+        StopReport {
+            completed,
+            panicked,
+            cancelled: self.cancelled.load(Ordering::Acquire),
+            still_running: st.num_threads,
+            returned,
+        }
+    }
+
+    /// Waits on `cv` until notified or until `deadline` on the pool clock.
+    fn wait_until<'a>(&self, cv: &Condvar, g: Guard<'a>, deadline: Option<Duration>) -> Guard<'a> {
+        match self.cfg.clock.wait_for(deadline) {
+            None => wait(cv, g),
+            Some(left) if left.is_zero() => g,
+            Some(left) => wait_timeout(cv, g, left),
+        }
+    }
+}
+
+/// Whether a put has a worker committed to its job.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Claimed {
+    /// It claimed an idle worker, which must be woken after the push.
+    Idle,
+    /// It reserved a new worker, which takes the head when it starts.
+    Spawned,
+    /// No one: it added a unit of backlog (when tracked).
+    No,
+}
+
+/// Tells the pool a queued job was cancelled.
+struct Sink(Arc<Shared>);
+
+impl CancelSink for Sink {
+    fn job_cancelled(&self, id: JobId) {
+        let sh = &self.0;
+        // The job stays in the queue as a dead position until a worker (or a drain) skips it.
+        sh.num_dead.fetch_add(1, Ordering::AcqRel);
+        sh.cancelled.fetch_add(1, Ordering::AcqRel);
+        sh.shrink_backlog(1);
+        sh.emit_other(Event::JobCancelled { job: id });
+    }
+}
+
+/// Wakes every waiter when a manual clock moves, so it re-checks its deadline.
+struct Waker(Arc<Shared>);
+
+impl ClockListener for Waker {
+    fn clock_advanced(&self) {
+        {
+            let _g = lock(&self.0.state);
+            self.0.room.notify_all();
+            self.0.exited.notify_all();
+        }
+        self.0.nudge_parked();
+    }
+}
+
+/// The fast pool: the classic pool's semantics with a lock-free put / take path. See the module
+/// docs and `src/fast/README.md`.
+///
+/// ```
+/// use pool_core::{Builder, Pool, PoolExt};
+/// use std::time::Duration;
+/// let pool = Builder::new().min(1).max(4).fast().unwrap();
+/// pool.start().unwrap();
+/// let h = pool.submit(|| 6 * 7).unwrap();
+/// assert_eq!(h.join().unwrap(), 42);
+/// let report = pool.stop(Duration::from_secs(5));
+/// assert!(report.is_clean());
+/// ```
+pub struct FastPool {
+    shared: Arc<Shared>,
+    /// The cancel sink every job with a handle is tied to while queued.
+    sink: DynArc<dyn CancelSink>,
+    _clock: Subscription,
+}
+
+impl FastPool {
+    /// A pool with this configuration, not started.
+    pub fn new(cfg: Config) -> FastPool {
+        let state = State {
+            num_live: 0,
+            num_threads: 0,
+            stops: VecDeque::new(),
+            put_waiters: 0,
+            min: cfg.min,
+            max: cfg.max,
+            next_worker: 0,
+            threads: Vec::new(),
+            workers: Vec::new(),
+            retired: Retired::default(),
+            peak_workers: 0,
+        };
+        let clock = cfg.clock.clone();
+        let capacity = cfg.capacity.filter(|&c| c <= MAX_TRACKED_CAPACITY);
+        let min = cfg.min;
+        let shared = Arc::new(Shared {
+            cfg,
+            capacity,
+            word: CachePadded::new(AtomicU64::new(CREATED)),
+            queue: JobQueue::new(),
+            num_dead: AtomicU64::new(0),
+            num_live: AtomicUsize::new(0),
+            min: AtomicUsize::new(min),
+            rejected: AtomicU64::new(0),
+            cancelled: AtomicU64::new(0),
+            caller_runs: AtomicU64::new(0),
+            others: Tally::default(),
+            state: Mutex::new(state),
+            room: Condvar::new(),
+            exited: Condvar::new(),
+            sleep: Mutex::new(Sleep { parked: Vec::new() }),
+        });
+        let sub = clock.subscribe(DynArc::new(Waker(Arc::clone(&shared))));
+        FastPool {
+            sink: DynArc::new(Sink(Arc::clone(&shared))),
+            shared,
+            _clock: sub,
+        }
+    }
+
+    /// The configuration the pool was built with (bounds may have changed since; see `stats`).
+    pub fn config(&self) -> &Config {
+        &self.shared.cfg
+    }
+
+    /// Admission under the state lock: spawning, a full queue, and whatever the lock-free path
+    /// could not settle.
+    #[cold]
+    fn put_cold(&self, job: Job, admission: Admission) -> Result<JobId, PutError<Job>> {
+        let sh = &self.shared;
+        let mut st = lock(&sh.state);
+        let deadline = match admission {
+            Admission::Try => None,
+            Admission::Wait => Some(sh.cfg.clock.deadline_after(sh.cfg.put_timeout)),
+            Admission::Timeout(t) => Some(sh.cfg.clock.deadline_after(t)),
+        };
+        loop {
+            let w = sh.word();
+            if w.stopped() {
+                sh.rejected.fetch_add(1, Ordering::AcqRel);
+                return Err(PutError::ShutDown(job));
+            }
+            let mut load = w.load(sh.capacity);
+            if st.num_live < MAX_WORKERS {
+                load.staying = st.staying();
+                load.max = st.max;
+            }
+            match policy::admit(load) {
+                Admit::ClaimIdle => {
+                    if sh.cas_word(w, Word(w.0 - IDLE_ONE)).is_ok() {
+                        drop(st);
+                        return sh.enqueue(job, &self.sink, Claimed::Idle);
+                    }
+                }
+                Admit::Spawn => {
+                    let slot = sh.reserve_worker(&mut st);
+                    sh.sync_at_max(&st);
+                    // Under the state lock no stop can close the queue, so this is accepted.
+                    let r = sh.enqueue(job, &self.sink, Claimed::Spawned);
+                    drop(st);
+                    sh.spawn_workers(vec![slot]);
+                    return r;
+                }
+                Admit::Enqueue => {
+                    let bump = if sh.capacity.is_some() {
+                        BACKLOG_ONE
+                    } else {
+                        0
+                    };
+                    if sh.cas_word(w, Word(w.0 + bump)).is_ok() {
+                        drop(st);
+                        return sh.enqueue(job, &self.sink, Claimed::No);
+                    }
+                }
+                Admit::Full => match deadline {
+                    Some(d) if sh.cfg.clock.now() < d => {
+                        if sh.cas_word(w, Word(w.0 | WAITERS)).is_ok() {
+                            st.put_waiters += 1;
+                            st = sh.wait_until(&sh.room, st, Some(d));
+                            st.put_waiters -= 1;
+                            if st.put_waiters == 0 {
+                                sh.word.fetch_and(!WAITERS, Ordering::AcqRel);
+                            }
+                        }
+                    }
+                    _ => return self.refuse_full(st, job),
+                },
+            }
+        }
+    }
+
+    /// The queue stayed full: apply the policy (under the state lock, which `st` holds).
+    fn refuse_full(&self, st: Guard<'_>, job: Job) -> Result<JobId, PutError<Job>> {
+        let sh = &self.shared;
+        match &sh.cfg.policy {
+            Policy::Reject => {
+                sh.rejected.fetch_add(1, Ordering::AcqRel);
+                Err(PutError::Full(job))
+            }
+            Policy::CallerRuns => {
+                // The job gets the next id: its position, left dead in the queue.
+                sh.num_dead.fetch_add(1, Ordering::AcqRel);
+                let id = JobId(sh.queue.push_with(|_| None));
+                sh.caller_runs.fetch_add(1, Ordering::AcqRel);
+                drop(st);
+                let claimed = job.claim();
+                let (panicked, hook_panics) = if claimed {
+                    sh.cfg.run_job(id, job)
+                } else {
+                    (false, 0)
+                };
+                let o = &sh.others;
+                o.hook_panics.fetch_add(hook_panics, Ordering::AcqRel);
+                if !claimed {
+                    sh.cancelled.fetch_add(1, Ordering::AcqRel);
+                } else if panicked {
+                    Tally::bump_shared(&o.panicked);
+                } else {
+                    Tally::bump_shared(&o.completed);
+                }
+                sh.emit_other(Event::JobRanByCaller { job: id, panicked });
+                Ok(id)
+            }
+            Policy::DiscardOldest(handler) => {
+                let Some(evicted) = sh.evict_oldest() else {
+                    sh.rejected.fetch_add(1, Ordering::AcqRel);
+                    return Err(PutError::Full(job));
+                };
+                sh.rejected.fetch_add(1, Ordering::AcqRel);
+                // The eviction is an unclaimed removal (a unit of backlog, if any is left); the
+                // new job adds one: in one step, so no put sees the room in between.
+                if sh.capacity.is_some() {
+                    sh.update_word(|w| Word(w.backlog_minus(1).0 + BACKLOG_ONE));
+                }
+                let r = sh.enqueue(job, &self.sink, Claimed::No);
+                drop(st);
+                let handler = DynArc::clone(handler);
+                if catch(move || handler(evicted)).is_err() {
+                    Tally::bump_shared(&sh.others.hook_panics);
+                }
+                r
+            }
+        }
+    }
+}
+
+impl Pool for FastPool {
+    fn backend(&self) -> &'static str {
+        "fast"
+    }
+
+    fn start(&self) -> Result<usize, StartError> {
+        let sh = &self.shared;
+        let mut st = lock(&sh.state);
+        match sh.word().phase() {
+            CREATED => {}
+            RUNNING => return Err(StartError::AlreadyStarted),
+            _ => return Err(StartError::ShutDown),
+        }
+        let queued = sh.stats(&st).queued;
+        let n = policy::start_count(st.min, st.max, queued).min(MAX_WORKERS);
+        let slots: Vec<_> = (0..n).map(|_| sh.reserve_worker(&mut st)).collect();
+        // Every new worker is committed to an item (the classic pool's `num_spawning`).
+        let at_max = st.at_max();
+        sh.update_word(|w| {
+            w.with_phase(RUNNING)
+                .with_at_max(at_max)
+                .backlog_minus(n as u64)
+        });
+        drop(st);
+        sh.spawn_workers(slots);
+        Ok(n)
+    }
+
+    fn put_with(&self, job: Job, admission: Admission) -> Result<JobId, PutError<Job>> {
+        let sh = &self.shared;
+        let mut w = sh.word();
+        loop {
+            if w.stopped() {
+                sh.rejected.fetch_add(1, Ordering::AcqRel);
+                return Err(PutError::ShutDown(job));
+            }
+            match policy::admit(w.load(sh.capacity)) {
+                Admit::ClaimIdle => match sh.cas_word(w, Word(w.0 - IDLE_ONE)) {
+                    Ok(()) => return sh.enqueue(job, &self.sink, Claimed::Idle),
+                    Err(now) => w = now,
+                },
+                Admit::Enqueue if sh.capacity.is_none() => {
+                    return sh.enqueue(job, &self.sink, Claimed::No);
+                }
+                Admit::Enqueue => match sh.cas_word(w, Word(w.0 + BACKLOG_ONE)) {
+                    Ok(()) => return sh.enqueue(job, &self.sink, Claimed::No),
+                    Err(now) => w = now,
+                },
+                Admit::Spawn | Admit::Full => return self.put_cold(job, admission),
+            }
+        }
+    }
+
+    fn grow(&self, n: usize) -> usize {
+        let sh = &self.shared;
+        let mut st = lock(&sh.state);
+        if sh.word().phase() != RUNNING {
+            return 0;
+        }
+        let k = policy::grow_count(n, st.num_live, Some(st.cap()));
+        let slots: Vec<_> = (0..k).map(|_| sh.reserve_worker(&mut st)).collect();
+        sh.sync_at_max(&st);
+        sh.shrink_backlog(k as u64);
+        drop(st);
+        sh.spawn_workers(slots);
+        k
+    }
+
+    fn shrink(&self, n: usize) -> usize {
+        let sh = &self.shared;
+        let mut st = lock(&sh.state);
+        if sh.word().phase() != RUNNING {
+            return 0;
+        }
+        let k = policy::shrink_count(n, st.num_live, st.min, st.stops.len());
+        sh.push_stops(&mut st, k);
+        k
+    }
+
+    fn resize(&self, min: usize, max: Option<usize>) -> Result<(), ConfigError> {
+        validate_bounds(min, max)?;
+        let sh = &self.shared;
+        let mut st = lock(&sh.state);
+        st.min = min;
+        st.max = max;
+        sh.min.store(min, Ordering::Release);
+        let mut slots = Vec::new();
+        if sh.word().phase() == RUNNING {
+            let k = policy::refill_count(min, st.num_live, st.stops.len())
+                .min(MAX_WORKERS.saturating_sub(st.num_live));
+            slots = (0..k).map(|_| sh.reserve_worker(&mut st)).collect();
+            sh.shrink_backlog(k as u64);
+            let over = max.map_or(0, |m| st.staying().saturating_sub(m));
+            sh.push_stops(&mut st, over);
+            sh.sync_at_max(&st);
+            // Keep-alive eligibility and room may have changed.
+            sh.room.notify_all();
+        } else {
+            sh.sync_at_max(&st);
+        }
+        drop(st);
+        sh.nudge_parked();
+        sh.spawn_workers(slots);
+        Ok(())
+    }
+
+    fn stats(&self) -> Stats {
+        let sh = &self.shared;
+        sh.stats(&lock(&sh.state))
+    }
+
+    fn stop(&self, timeout: Duration) -> StopReport {
+        let sh = &self.shared;
+        let mut st = lock(&sh.state);
+        let returned = sh.begin_stop(&mut st);
+        let deadline = sh.cfg.clock.deadline_after(timeout);
+        let me = thread::current().id();
+        let inside = usize::from(st.threads.contains(&me));
+        while st.num_threads > inside && sh.cfg.clock.now() < deadline {
+            st = sh.wait_until(&sh.exited, st, Some(deadline));
+        }
+        sh.report(&st, returned)
+    }
+
+    fn stop_now(&self) -> StopReport {
+        let sh = &self.shared;
+        let mut st = lock(&sh.state);
+        let returned = if sh.word().phase() == CREATED {
+            sh.begin_stop(&mut st)
+        } else {
+            sh.begin_stop(&mut st);
+            sh.drain_jobs()
+        };
+        sh.report(&st, returned)
+    }
+
+    fn await_termination(&self, timeout: Duration) -> bool {
+        let sh = &self.shared;
+        let mut st = lock(&sh.state);
+        let deadline = sh.cfg.clock.deadline_after(timeout);
+        while sh.word().phase() != TERMINATED && sh.cfg.clock.now() < deadline {
+            st = sh.wait_until(&sh.exited, st, Some(deadline));
+        }
+        sh.word().phase() == TERMINATED
+    }
+}
+
+impl Drop for FastPool {
+    /// A non-blocking stop: no new work, queued jobs still run, workers exit after them.
+    fn drop(&mut self) {
+        let mut st = lock(&self.shared.state);
+        let returned = self.shared.begin_stop(&mut st);
+        drop(st);
+        drop(returned);
+    }
+}
+
+impl std::fmt::Debug for FastPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FastPool")
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// The queue's operations, for the loom models in `tests/loom_fast.rs`. Compiled only under
+/// loom; not part of the crate's API.
+#[cfg(loom)]
+pub mod loom_api {
+    use super::queue::{JobQueue, Pop};
+    use crate::job::Job;
+
+    /// What [`Queue::pop`] found.
+    #[derive(Debug)]
+    pub enum Popped {
+        /// A job and its position (its id).
+        Job(u64, Job),
+        /// A dead position.
+        Dead(u64),
+        /// Nothing queued.
+        Empty,
+        /// A stop is due before the next job.
+        StopDue,
+    }
+
+    /// The fast backend's job queue.
+    pub struct Queue(JobQueue);
+
+    impl Default for Queue {
+        fn default() -> Self {
+            Queue(JobQueue::new())
+        }
+    }
+
+    impl Queue {
+        /// Queues `job`; returns its position.
+        pub fn push(&self, job: Job) -> u64 {
+            self.0.push_with(|_| Some(job))
+        }
+
+        /// Queues a dead position (as a refused or caller-run put does); returns it.
+        pub fn push_dead(&self) -> u64 {
+            self.0.push_with(|_| None)
+        }
+
+        /// Takes the head (see `JobQueue::pop`).
+        pub fn pop(&self, honor_stops: bool) -> Popped {
+            match self.0.pop(honor_stops) {
+                Pop::Item(pos, Some(job)) => Popped::Job(pos, job),
+                Pop::Item(pos, None) => Popped::Dead(pos),
+                Pop::Empty => Popped::Empty,
+                Pop::StopDue => Popped::StopDue,
+            }
+        }
+
+        /// Registers a stop behind everything reserved so far (as `shrink` does); returns its
+        /// boundary.
+        pub fn register_stop(&self) -> u64 {
+            self.0.hold_tail(|at| {
+                self.0.set_stop_at(at.min(self.0.stop_at()));
+                at
+            })
+        }
+
+        /// Forgets the pending stop (as the worker that takes it does).
+        pub fn take_stop(&self) {
+            self.0.set_stop_at(u64::MAX);
+        }
+
+        /// Whether a worker about to park has something to take.
+        pub fn has_work(&self) -> bool {
+            self.0.has_work()
+        }
+    }
+}

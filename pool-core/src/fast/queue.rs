@@ -1,0 +1,575 @@
+//! The fast backend's job queue: an unbounded, lock-free MPMC FIFO of jobs whose positions are
+//! the jobs' ids.
+//!
+//! The layout and the memory reclamation are crossbeam-channel's `list` flavor (a linked list of
+//! blocks of slots; a reader that finishes a block, or the last reader of a slot in it, frees the
+//! block), ported onto our sync shim so loom can check it, with three changes:
+//!
+//! - **Positions are job ids.** A slot's *dense position* (its index counting only slots, not
+//!   crossbeam's one skipped index per block) is the [`JobId`](crate::JobId) of what it holds, so
+//!   ids follow queue order even with many producers. A position given out must be written:
+//!   a put that cannot use its position (the pool stopped meanwhile, the job was cancelled
+//!   first, the caller ran it) writes a *dead* slot (`None`) there.
+//! - **Stops are not items.** A stop sentinel is a boundary, [`JobQueue::stop_at`]: the earliest
+//!   pending stop is due once the head reaches it. `pop` reports [`Pop::StopDue`] instead of a
+//!   job at or past it, so a stop never overtakes a job queued before it and no job queued after
+//!   it overtakes it. The pool keeps the list of boundaries; the queue only keeps the earliest.
+//! - **The tail can be held.** [`JobQueue::hold_tail`] makes producers wait while the pool
+//!   registers stops or closes the queue, so "the current tail" is a well-defined boundary: a
+//!   position reserved after the hold is released is at or past it, and its reservation
+//!   happens-after the registration (so whoever later takes that position sees the stop).
+
+use std::mem::MaybeUninit;
+use std::ptr;
+
+use crossbeam_utils::CachePadded;
+
+use crate::job::Job;
+use crate::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::cell::UnsafeCell;
+use crate::sync::spin_loop;
+
+// Slot state bits (crossbeam's).
+/// The producer has written the slot.
+const WRITE: usize = 1;
+/// The consumer has moved the item out of the slot.
+const READ: usize = 2;
+/// A consumer that wanted to free the block found this slot still being read; the slot's reader
+/// finishes the destruction.
+const DESTROY: usize = 4;
+
+/// Slots per block. Small under loom, so models cross block boundaries with few items.
+#[cfg(not(loom))]
+const BLOCK_CAP: usize = 63;
+#[cfg(loom)]
+const BLOCK_CAP: usize = 2;
+/// Indices per block: one more than the slots; the extra one means "the next block is being
+/// installed" (producers and consumers wait it out).
+const LAP: u64 = BLOCK_CAP as u64 + 1;
+/// Low bits of `head.index` / `tail.index` that are flags, not index.
+const SHIFT: u32 = 1;
+/// On `tail.index`: a stop registration holds the tail; producers wait until it is released.
+const HOLD: u64 = 1;
+/// On `head.index`: the head block is not the tail block, so every slot of the head block has
+/// been reserved and consumers need not look at the tail.
+const NOT_LAST: u64 = 1;
+/// One index step.
+const STEP: u64 = 1 << SHIFT;
+
+/// The dense position of a raw index: slots before it, not counting the skipped index per block.
+/// An index on a block's extra step maps to the first position of the next block.
+fn dense(index: u64) -> u64 {
+    let i = index >> SHIFT;
+    (i / LAP) * BLOCK_CAP as u64 + (i % LAP).min(BLOCK_CAP as u64)
+}
+
+/// One queue position.
+struct Slot {
+    /// What the producer wrote: a job, or `None` for a dead position. Initialised iff WRITE is
+    /// set and READ is not (the reader moves it out before setting READ).
+    item: UnsafeCell<MaybeUninit<Option<Job>>>,
+    /// [`WRITE`] | [`READ`] | [`DESTROY`] bits; only ever gains bits.
+    state: AtomicUsize,
+}
+
+impl Slot {
+    fn new() -> Slot {
+        Slot {
+            item: UnsafeCell::new(MaybeUninit::uninit()),
+            state: AtomicUsize::new(0),
+        }
+    }
+
+    /// Waits until the producer that reserved this slot has written it.
+    fn wait_write(&self) {
+        while self.state.load(Ordering::Acquire) & WRITE == 0 {
+            spin_loop();
+        }
+    }
+}
+
+/// `BLOCK_CAP` consecutive positions and the link to the next block.
+struct Block {
+    /// The next block; set by the producer that reserved this block's last slot.
+    next: AtomicPtr<Block>,
+    slots: [Slot; BLOCK_CAP],
+}
+
+impl Block {
+    fn new() -> Box<Block> {
+        Box::new(Block {
+            next: AtomicPtr::new(ptr::null_mut()),
+            slots: std::array::from_fn(|_| Slot::new()),
+        })
+    }
+
+    /// Waits until the next block is linked.
+    fn wait_next(&self) -> *mut Block {
+        loop {
+            let next = self.next.load(Ordering::Acquire);
+            if !next.is_null() {
+                return next;
+            }
+            spin_loop();
+        }
+    }
+
+    /// Frees the block once every slot from `start` on has been read: marks the first slot still
+    /// being read with DESTROY (its reader then calls this again from the slot after it), or frees
+    /// the block when there is none.
+    ///
+    /// # Safety
+    /// `this` is a live block whose slots before `start`, and its last slot, have been read, and
+    /// no thread will use it again except the readers of its unread slots.
+    unsafe fn destroy(this: *mut Block, start: usize) {
+        // The last slot need not be marked: its reader is the one that started the destruction.
+        for i in start..BLOCK_CAP - 1 {
+            // SAFETY: the block is live until this function frees it (caller's contract).
+            let slot = unsafe { &(*this).slots[i] };
+            if slot.state.load(Ordering::Acquire) & READ == 0
+                && slot.state.fetch_or(DESTROY, Ordering::AcqRel) & READ == 0
+            {
+                // That slot's reader will continue the destruction.
+                return;
+            }
+        }
+        // SAFETY: every slot has been read and nobody else holds the block (caller's contract);
+        // it was allocated by `Block::new`.
+        drop(unsafe { Box::from_raw(this) });
+    }
+}
+
+/// A head or a tail.
+struct Position {
+    /// `index << SHIFT | flag`; the index counts `LAP` per block.
+    index: AtomicU64,
+    /// The block `index` is in (or, on the extra step, the block before the one being installed).
+    block: AtomicPtr<Block>,
+}
+
+/// What [`JobQueue::pop`] found.
+pub(crate) enum Pop {
+    /// The item at this dense position (the job's id): a job, or `None` for a dead position.
+    Item(u64, Option<Job>),
+    /// Nothing is queued.
+    Empty,
+    /// A stop is due before the next job (see [`JobQueue::stop_at`]).
+    StopDue,
+}
+
+/// The queue. See the module docs.
+pub(crate) struct JobQueue {
+    head: CachePadded<Position>,
+    tail: CachePadded<Position>,
+    /// Dense position at which the earliest pending stop is due: a consumer whose head is at or
+    /// past it takes the stop before any job. `u64::MAX` when no stop is pending. Written only
+    /// by the pool, under its control lock, inside [`JobQueue::hold_tail`] when it lowers it.
+    stop_at: CachePadded<AtomicU64>,
+    /// Positions at or past this were reserved after the pool stopped taking work: their puts are
+    /// refused and write dead slots. `u64::MAX` while the pool takes work. Written inside
+    /// [`JobQueue::hold_tail`].
+    closed_at: AtomicU64,
+}
+
+impl JobQueue {
+    pub(crate) fn new() -> JobQueue {
+        let first = Box::into_raw(Block::new());
+        JobQueue {
+            head: CachePadded::new(Position {
+                index: AtomicU64::new(0),
+                block: AtomicPtr::new(first),
+            }),
+            tail: CachePadded::new(Position {
+                index: AtomicU64::new(0),
+                block: AtomicPtr::new(first),
+            }),
+            stop_at: CachePadded::new(AtomicU64::new(u64::MAX)),
+            closed_at: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    /// Reserves the next position, asks `item` what to store there (given the position), stores
+    /// it, and returns the position. `item` runs before anything is visible to consumers, so it
+    /// may inspect the position (the job id) and decide to write a dead slot.
+    pub(crate) fn push_with(&self, item: impl FnOnce(u64) -> Option<Job>) -> u64 {
+        let mut tail = self.tail.index.load(Ordering::Acquire);
+        let mut block = self.tail.block.load(Ordering::Acquire);
+        let mut next_block: Option<Box<Block>> = None;
+        let (block, offset, pos) = loop {
+            let offset = ((tail >> SHIFT) % LAP) as usize;
+            // Held by a stop registration, or the next block is being installed: wait.
+            if tail & HOLD != 0 || offset == BLOCK_CAP {
+                spin_loop();
+                tail = self.tail.index.load(Ordering::Acquire);
+                block = self.tail.block.load(Ordering::Acquire);
+                continue;
+            }
+            // Allocate the next block before reserving the last slot, so the others wait less.
+            if offset + 1 == BLOCK_CAP && next_block.is_none() {
+                next_block = Some(Block::new());
+            }
+            match self.tail.index.compare_exchange_weak(
+                tail,
+                tail + STEP,
+                Ordering::SeqCst,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    if offset + 1 == BLOCK_CAP {
+                        // We took the last slot: install the next block, then step the index
+                        // over the extra step.
+                        let next = Box::into_raw(next_block.take().expect("allocated above"));
+                        self.tail.block.store(next, Ordering::Release);
+                        self.tail.index.fetch_add(STEP, Ordering::Release);
+                        // SAFETY: our slot in `block` is reserved and unwritten, so the block
+                        // cannot have been freed (freeing needs every slot read).
+                        unsafe { (*block).next.store(next, Ordering::Release) };
+                    }
+                    break (block, offset, dense(tail));
+                }
+                Err(t) => {
+                    tail = t;
+                    block = self.tail.block.load(Ordering::Acquire);
+                }
+            }
+        };
+        let value = item(pos);
+        // SAFETY: we reserved this slot, so the block is live (see above) and nobody else writes
+        // the slot; its reader waits for WRITE, which we set after writing.
+        let slot = unsafe { &(*block).slots[offset] };
+        slot.item.with_mut(|p| {
+            // SAFETY: see above: exclusive access to an unwritten slot.
+            unsafe { (*p).write(value) };
+        });
+        slot.state.fetch_or(WRITE, Ordering::Release);
+        pos
+    }
+
+    /// Takes the head item. With `honor_stops`, reports [`Pop::StopDue`] instead when a stop is
+    /// due (a worker); without, it takes the next job past any stop (eviction, `stop_now`).
+    pub(crate) fn pop(&self, honor_stops: bool) -> Pop {
+        let mut head = self.head.index.load(Ordering::Acquire);
+        let mut block = self.head.block.load(Ordering::Acquire);
+        loop {
+            let offset = ((head >> SHIFT) % LAP) as usize;
+            // The consumer that took the block's last slot is moving the head on: wait.
+            if offset == BLOCK_CAP {
+                spin_loop();
+                head = self.head.index.load(Ordering::Acquire);
+                block = self.head.block.load(Ordering::Acquire);
+                continue;
+            }
+            let mut new_head = head + STEP;
+            if head & NOT_LAST == 0 {
+                // The tail may be in this block: look at it. Loading it with Acquire after the
+                // head also makes every stop registered before this position was reserved
+                // visible to the `stop_at` load below (see `hold_tail`).
+                let tail = self.tail.index.load(Ordering::Acquire);
+                if honor_stops && self.stop_at.load(Ordering::Acquire) <= dense(head) {
+                    return Pop::StopDue;
+                }
+                if head >> SHIFT == tail >> SHIFT {
+                    return Pop::Empty;
+                }
+                if (head >> SHIFT) / LAP != (tail >> SHIFT) / LAP {
+                    new_head |= NOT_LAST;
+                }
+            } else if honor_stops && self.stop_at.load(Ordering::Acquire) <= dense(head) {
+                // NOT_LAST was set by a consumer that saw the tail past this block (with
+                // Acquire) and published it with the head (Release): same visibility.
+                return Pop::StopDue;
+            }
+            match self.head.index.compare_exchange_weak(
+                head,
+                new_head,
+                Ordering::SeqCst,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    if offset + 1 == BLOCK_CAP {
+                        // We took the block's last slot: move the head to the next block.
+                        // SAFETY: our slot in `block` is reserved and unread, so the block is
+                        // live.
+                        let next = unsafe { (*block).wait_next() };
+                        let mut next_index = (new_head & !NOT_LAST) + STEP;
+                        // SAFETY: `next` is linked and holds unread slots (none reserved yet
+                        // by consumers: the head has not reached it), so it is live.
+                        if !unsafe { (*next).next.load(Ordering::Acquire) }.is_null() {
+                            next_index |= NOT_LAST;
+                        }
+                        self.head.block.store(next, Ordering::Release);
+                        self.head.index.store(next_index, Ordering::Release);
+                    }
+                    // SAFETY: we reserved this slot (the head CAS), so it is ours to read and the
+                    // block stays live until we set READ.
+                    let item = unsafe { Self::read(block, offset) };
+                    return Pop::Item(dense(head), item);
+                }
+                Err(h) => {
+                    head = h;
+                    block = self.head.block.load(Ordering::Acquire);
+                }
+            }
+        }
+    }
+
+    /// Moves the item out of a reserved slot and does the block's share of reclamation.
+    ///
+    /// # Safety
+    /// The caller reserved slot `offset` of the live block `block` for reading, and reads it once.
+    unsafe fn read(block: *mut Block, offset: usize) -> Option<Job> {
+        // SAFETY: the block is live while our slot is unread (caller's contract).
+        let slot = unsafe { &(*block).slots[offset] };
+        slot.wait_write();
+        // SAFETY: WRITE is set (Acquire), so the item is initialised and visible, and we are its
+        // only reader.
+        let item = slot.item.with(|p| unsafe { (*p).assume_init_read() });
+        if offset + 1 == BLOCK_CAP {
+            // SAFETY: the last slot starts the destruction; the contract of `destroy` holds.
+            unsafe { Block::destroy(block, 0) };
+        } else if slot.state.fetch_or(READ, Ordering::AcqRel) & DESTROY != 0 {
+            // SAFETY: a destroyer left the rest to us: the slots before ours have been read.
+            unsafe { Block::destroy(block, offset + 1) };
+        }
+        item
+    }
+
+    /// Holds the tail (producers wait), calls `f` with the tail's dense position, releases it.
+    ///
+    /// Every position reserved before the hold is below the value `f` gets; every position
+    /// reserved after it is at or above it, and its reservation happens-after whatever `f`
+    /// stored (the release below heads the RMW chain the producers' reservations continue).
+    /// Only one thread may hold the tail at a time (the pool calls it under its control lock).
+    pub(crate) fn hold_tail<R>(&self, f: impl FnOnce(u64) -> R) -> R {
+        let tail = self.tail.index.fetch_or(HOLD, Ordering::AcqRel);
+        debug_assert!(tail & HOLD == 0, "only one thread holds the tail");
+        let r = f(dense(tail));
+        self.tail.index.fetch_and(!HOLD, Ordering::AcqRel);
+        r
+    }
+
+    /// The dense position at which the earliest pending stop is due (`u64::MAX`: none).
+    pub(crate) fn stop_at(&self) -> u64 {
+        self.stop_at.load(Ordering::Acquire)
+    }
+
+    /// Sets [`JobQueue::stop_at`]. Lowering it must happen inside [`JobQueue::hold_tail`];
+    /// raising it (a stop was taken) may happen anywhere, under the pool's control lock.
+    pub(crate) fn set_stop_at(&self, at: u64) {
+        self.stop_at.store(at, Ordering::Release);
+    }
+
+    /// Positions at or past this belong to puts that must be refused (`u64::MAX`: none).
+    pub(crate) fn closed_at(&self) -> u64 {
+        self.closed_at.load(Ordering::Acquire)
+    }
+
+    /// Sets [`JobQueue::closed_at`]; only inside [`JobQueue::hold_tail`].
+    pub(crate) fn set_closed_at(&self, at: u64) {
+        self.closed_at.store(at, Ordering::Release);
+    }
+
+    /// (head, tail) as dense positions: `tail - head` positions are queued or being written
+    /// (dead ones included). Read head first, so `head <= tail`.
+    pub(crate) fn span(&self) -> (u64, u64) {
+        let head = dense(self.head.index.load(Ordering::Acquire));
+        let tail = dense(self.tail.index.load(Ordering::Acquire));
+        (head, tail.max(head))
+    }
+
+    /// Whether a worker that is about to park has something to take: a queued position or a
+    /// due stop.
+    pub(crate) fn has_work(&self) -> bool {
+        let head = self.head.index.load(Ordering::Acquire);
+        let tail = self.tail.index.load(Ordering::Acquire);
+        head >> SHIFT != tail >> SHIFT || self.stop_at() <= dense(head)
+    }
+}
+
+impl Drop for JobQueue {
+    fn drop(&mut self) {
+        // `&mut self`: no other thread is here; every reserved position has been written (a
+        // reservation is always followed by its write inside `push_with`).
+        let mut head = self.head.index.load(Ordering::Relaxed) & !(STEP - 1);
+        let tail = self.tail.index.load(Ordering::Relaxed) & !(STEP - 1);
+        let mut block = self.head.block.load(Ordering::Relaxed);
+        while head != tail {
+            let offset = ((head >> SHIFT) % LAP) as usize;
+            if offset < BLOCK_CAP {
+                // SAFETY: positions in [head, tail) are written and unread; the block is live.
+                let slot = unsafe { &(*block).slots[offset] };
+                // SAFETY: as above; each is dropped once.
+                slot.item.with_mut(|p| unsafe { (*p).assume_init_drop() });
+            } else {
+                // SAFETY: every slot of this block has been handled; nobody else uses it.
+                let next = unsafe { (*block).next.load(Ordering::Relaxed) };
+                // SAFETY: allocated by `Block::new`, not freed (its slots were not all read).
+                drop(unsafe { Box::from_raw(block) });
+                block = next;
+            }
+            head += STEP;
+        }
+        if !block.is_null() {
+            // SAFETY: the last block is only ours now.
+            drop(unsafe { Box::from_raw(block) });
+        }
+    }
+}
+
+// SAFETY: the queue owns the jobs in its slots (`Job: Send`) and hands each to exactly one
+// thread; all shared state is atomics, and slot contents are accessed only by the thread that
+// reserved the slot (see `push_with` / `pop`).
+unsafe impl Send for JobQueue {}
+// SAFETY: as above.
+unsafe impl Sync for JobQueue {}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::JobId;
+    use std::sync::Arc;
+
+    fn job(n: u64, log: &Arc<std::sync::Mutex<Vec<u64>>>) -> Job {
+        let log = Arc::clone(log);
+        Job::new(move || log.lock().unwrap().push(n))
+    }
+
+    #[test]
+    fn dense_positions_skip_the_extra_index_of_each_block() {
+        let cap = BLOCK_CAP as u64;
+        assert_eq!(dense(0), 0);
+        assert_eq!(dense((cap - 1) << SHIFT), cap - 1);
+        assert_eq!(
+            dense(cap << SHIFT),
+            cap,
+            "the extra step maps to the next block"
+        );
+        assert_eq!(dense((cap + 1) << SHIFT), cap);
+        assert_eq!(dense((cap + 2) << SHIFT), cap + 1);
+        assert_eq!(dense(((cap + 1) << SHIFT) | HOLD), cap, "flags are ignored");
+    }
+
+    #[test]
+    fn positions_are_dense_and_fifo_across_blocks() {
+        let q = JobQueue::new();
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let n = 3 * BLOCK_CAP as u64 + 5;
+        for i in 0..n {
+            assert_eq!(q.push_with(|pos| Some(job(pos, &log))), i);
+        }
+        assert_eq!(q.span(), (0, n));
+        for i in 0..n {
+            match q.pop(true) {
+                Pop::Item(pos, Some(j)) => {
+                    assert_eq!(pos, i);
+                    assert!(matches!(j.run(), crate::Outcome::Completed));
+                }
+                _ => panic!("expected item {i}"),
+            }
+        }
+        assert!(matches!(q.pop(true), Pop::Empty));
+        assert_eq!(*log.lock().unwrap(), (0..n).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_due_stop_comes_before_later_jobs_only() {
+        let q = JobQueue::new();
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        q.push_with(|p| Some(job(p, &log)));
+        q.hold_tail(|at| {
+            assert_eq!(at, 1);
+            q.set_stop_at(at);
+        });
+        q.push_with(|p| Some(job(p, &log)));
+        assert!(matches!(q.pop(true), Pop::Item(0, Some(_))));
+        assert!(matches!(q.pop(true), Pop::StopDue));
+        assert!(q.has_work());
+        // Eviction and stop_now look past stops.
+        assert!(matches!(q.pop(false), Pop::Item(1, Some(_))));
+        assert!(matches!(q.pop(true), Pop::StopDue));
+        q.set_stop_at(u64::MAX);
+        assert!(matches!(q.pop(true), Pop::Empty));
+        assert!(!q.has_work());
+    }
+
+    #[test]
+    fn dead_positions_keep_ids_dense() {
+        let q = JobQueue::new();
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        assert_eq!(q.push_with(|_| None), 0);
+        assert_eq!(q.push_with(|p| Some(job(p, &log))), 1);
+        assert!(matches!(q.pop(true), Pop::Item(0, None)));
+        assert!(matches!(q.pop(true), Pop::Item(1, Some(_))));
+    }
+
+    #[test]
+    fn dropping_a_queue_drops_its_jobs() {
+        let token = Arc::new(());
+        let q = JobQueue::new();
+        for _ in 0..2 * BLOCK_CAP {
+            let t = Arc::clone(&token);
+            q.push_with(move |_| Some(Job::new(move || drop(t))));
+        }
+        for _ in 0..BLOCK_CAP + 1 {
+            assert!(matches!(q.pop(true), Pop::Item(..)));
+        }
+        drop(q);
+        assert_eq!(Arc::strong_count(&token), 1);
+    }
+
+    #[test]
+    fn concurrent_producers_and_consumers_see_every_job_once_in_order_per_producer() {
+        const PER: u64 = 20_000;
+        let q = Arc::new(JobQueue::new());
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let producers: Vec<_> = (0..2u64)
+            .map(|p| {
+                let q = Arc::clone(&q);
+                std::thread::spawn(move || {
+                    let mut mine = Vec::new();
+                    for i in 0..PER {
+                        let pos = q.push_with(|_| Some(Job::new(move || drop((p, i)))));
+                        mine.push(pos);
+                    }
+                    mine
+                })
+            })
+            .collect();
+        let consumers: Vec<_> = (0..2)
+            .map(|_| {
+                let q = Arc::clone(&q);
+                let seen = Arc::clone(&seen);
+                std::thread::spawn(move || {
+                    let mut got = Vec::new();
+                    let mut empty_after_done = 0;
+                    while empty_after_done < 1000 {
+                        match q.pop(true) {
+                            Pop::Item(pos, Some(_)) => got.push(pos),
+                            Pop::Item(_, None) | Pop::StopDue => unreachable!(),
+                            Pop::Empty => {
+                                if q.span().1 == 2 * PER {
+                                    empty_after_done += 1;
+                                }
+                                std::thread::yield_now();
+                            }
+                        }
+                    }
+                    // Each consumer takes positions in increasing order.
+                    assert!(got.windows(2).all(|w| w[0] < w[1]));
+                    seen.lock().unwrap().extend(got);
+                })
+            })
+            .collect();
+        for p in producers {
+            let mine = p.join().unwrap();
+            assert!(mine.windows(2).all(|w| w[0] < w[1]));
+        }
+        for c in consumers {
+            c.join().unwrap();
+        }
+        let mut all = seen.lock().unwrap().clone();
+        all.sort_unstable();
+        assert_eq!(all, (0..2 * PER).collect::<Vec<_>>());
+        let _ = JobId(0);
+    }
+}
