@@ -4,7 +4,6 @@
 //! condition, bounded by [`T`] of real time so a broken backend fails instead of hanging.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::fmt;
 use std::panic;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
@@ -113,19 +112,12 @@ impl Stream {
     pub(crate) fn wait_beyond(&self, n: usize, deadline: Instant) -> bool {
         self.wait_until(deadline, |s| s.len() > n)
     }
-
-    /// Whether `o` is in the stream at or after `from`.
-    pub(crate) fn contains_since(&self, from: usize, o: Obs) -> bool {
-        lock(&self.inner.0)
-            .get(from..)
-            .is_some_and(|s| s.contains(&o))
-    }
 }
 
 /// How a released job ends.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Plan {
-    /// The job panics (with [`KitPanic`]).
+    /// The job panics (with a payload the kit keeps quiet).
     pub job_panics: bool,
     /// Its callback (the `on_result` of a callback job, or the panic handler of a plain job
     /// that panicked) panics afterwards.
@@ -168,8 +160,10 @@ pub(crate) struct Logs {
     pub(crate) evicted: Mutex<Vec<Job>>,
     /// Result-queue callbacks: (job, what came), in order.
     pub(crate) results: Mutex<Vec<(JobId, spec_model::ResultKind)>>,
-    /// Tickets by job id, for the panic handler to read its plan.
-    pub(crate) by_id: Mutex<HashMap<JobId, Ticket>>,
+    /// Jobs past their gate, in order, with the thread that ran them.
+    pub(crate) ran: Mutex<Vec<(u64, std::thread::ThreadId)>>,
+    /// Set when the test lets everything go: no `after_job` hook holds any more.
+    pub(crate) no_holds: AtomicBool,
 }
 
 thread_local! {
@@ -183,6 +177,12 @@ pub(crate) fn take_last_ran() -> Option<Ticket> {
     LAST_RAN.with(|c| c.borrow_mut().take())
 }
 
+/// The ticket of the kit job that last ran on this thread, left in place (the panic handler
+/// runs right after the job, before `after_job` takes it).
+pub(crate) fn peek_last_ran() -> Option<Ticket> {
+    LAST_RAN.with(|c| c.borrow().clone())
+}
+
 /// One job the kit submitted: its gate, its plan once released, and what became of it.
 #[derive(Clone)]
 pub(crate) struct Ticket(Arc<TicketInner>);
@@ -193,8 +193,8 @@ pub(crate) struct TicketInner {
     /// `None` while the gate is closed.
     plan: Mutex<Option<Plan>>,
     opened: Condvar,
-    /// Set while the worker is held in `after_job`; cleared to let it go.
-    held: Mutex<bool>,
+    /// (held in `after_job` now, let go for good): once let go, the hook never holds again.
+    held: Mutex<(bool, bool)>,
     unheld: Condvar,
     /// How many times the job's closure ran (more than once is a bug).
     pub(crate) runs: AtomicUsize,
@@ -244,7 +244,7 @@ impl Ticket {
             tag,
             plan: Mutex::new(None),
             opened: Condvar::new(),
-            held: Mutex::new(false),
+            held: Mutex::new((false, false)),
             unheld: Condvar::new(),
             runs: AtomicUsize::new(0),
             dropped_unrun: AtomicBool::new(false),
@@ -277,9 +277,28 @@ impl Ticket {
         *lock(&self.0.plan)
     }
 
-    /// Lets a worker held in `after_job` go (or tells it not to stop there).
+    /// Waits until the job started (its closure runs), up to [`T`]; whether it did.
+    pub(crate) fn wait_started(&self) -> bool {
+        let deadline = Instant::now() + T;
+        let mut g = lock(&self.0.plan);
+        while self.runs() == 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            g = self
+                .0
+                .opened
+                .wait_timeout(g, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        true
+    }
+
+    /// Lets a worker held in `after_job` go, or tells the hook not to hold it at all.
     pub(crate) fn unhold(&self) {
-        *lock(&self.0.held) = false;
+        *lock(&self.0.held) = (false, true);
         self.0.unheld.notify_all();
     }
 
@@ -309,11 +328,14 @@ impl Ticket {
         if !self.plan().is_some_and(|p| p.hold_after) {
             return;
         }
-        *lock(&self.0.held) = true;
+        let mut g = lock(&self.0.held);
+        if g.1 || self.0.logs.no_holds.load(SeqCst) {
+            return;
+        }
+        g.0 = true;
         self.0.stream.push(Obs::Held(id));
         let deadline = Instant::now() + T;
-        let mut g = lock(&self.0.held);
-        while *g && Instant::now() < deadline {
+        while g.0 && Instant::now() < deadline {
             let left = deadline.saturating_duration_since(Instant::now());
             g = self
                 .0
@@ -330,8 +352,12 @@ impl Ticket {
         let guard = DropGuard(self.clone());
         move || {
             t.0.runs.fetch_add(1, SeqCst);
+            // Wake `wait_started` (it waits on the gate's condvar).
+            drop(lock(&t.0.plan));
+            t.0.opened.notify_all();
             let _guard = guard;
             let plan = t.wait_plan();
+            lock(&t.0.logs.ran).push((t.0.tag, std::thread::current().id()));
             if plan.job_panics {
                 kit_panic();
             }

@@ -130,8 +130,8 @@ impl Report {
             for r in reports {
                 let cell = match r.row(row.check).map(|x| &x.status) {
                     Some(Status::Pass) => "pass".to_owned(),
-                    Some(Status::Fail(m)) => format!("**fail**: {}", one_line(m, 110)),
-                    Some(Status::Unsupported(m)) => format!("n/a: {}", one_line(m, 80)),
+                    Some(Status::Fail(m)) => format!("**fail**: {}", one_line(m, 90)),
+                    Some(Status::Unsupported(m)) => format!("n/a ({})", one_line(m, 60)),
                     None => "-".to_owned(),
                 };
                 out.push_str(&format!(" {} |", cell.replace('|', "\\|")));

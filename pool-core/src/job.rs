@@ -280,7 +280,7 @@ impl<R: Runnable> Erased<R> {
             unsafe { &*p.cast::<R>() }
         } else {
             // SAFETY: the caller guarantees a live `Box<R>`.
-            unsafe { &**p.cast::<Box<R>>() }
+            unsafe { &*p.cast::<Box<R>>() }
         };
         r.control().map(|c| c as *const Control)
     }

@@ -16,21 +16,87 @@ pub(crate) type DynArc<T> = std::sync::Arc<T>;
 /// Threads: std's or loom's.
 pub(crate) mod thread {
     #[cfg(not(loom))]
-    pub(crate) use std::thread::{Builder, Thread, ThreadId, current, park};
+    pub(crate) use std::thread::{Builder, ThreadId, current};
 
     #[cfg(loom)]
-    pub(crate) use loom::thread::{Builder, Thread, ThreadId, current, park};
+    pub(crate) use loom::thread::{Builder, ThreadId, current};
+}
 
-    /// Parks the current thread for at most `d` of real time (spurious wakeups possible).
-    #[cfg(not(loom))]
-    pub(crate) fn park_timeout(d: std::time::Duration) {
-        std::thread::park_timeout(d);
+/// A thread's park token, split in the half the thread parks on and the half others wake it with:
+/// std's `park` / `Thread::unpark` (an unpark before the park makes it return at once; spurious
+/// returns are possible). Under loom it is a flag under a mutex with a condvar, because loom's
+/// `unpark` also wakes a thread that is blocked on a mutex, which std's never does.
+pub(crate) mod park {
+    /// The half the parking thread keeps.
+    pub(crate) struct Parker(#[cfg(loom)] super::Arc<Token>);
+
+    /// The half that wakes it; cheap to clone.
+    #[derive(Clone)]
+    pub(crate) struct Unparker(
+        #[cfg(not(loom))] std::thread::Thread,
+        #[cfg(loom)] super::Arc<Token>,
+    );
+
+    /// Loom's token: set by `unpark`, consumed by `park`.
+    #[cfg(loom)]
+    pub(crate) struct Token {
+        set: super::Mutex<bool>,
+        cv: super::Condvar,
     }
 
-    /// Under loom there is no time: a timed park is an untimed one (the model unparks it).
-    #[cfg(loom)]
-    pub(crate) fn park_timeout(_d: std::time::Duration) {
-        park();
+    /// A token for the calling thread.
+    pub(crate) fn pair() -> (Parker, Unparker) {
+        #[cfg(not(loom))]
+        return (Parker(), Unparker(std::thread::current()));
+        #[cfg(loom)]
+        {
+            let t = super::Arc::new(Token {
+                set: super::Mutex::new(false),
+                cv: super::Condvar::new(),
+            });
+            (Parker(super::Arc::clone(&t)), Unparker(t))
+        }
+    }
+
+    impl Parker {
+        /// Blocks until unparked (or spuriously).
+        pub(crate) fn park(&self) {
+            #[cfg(not(loom))]
+            std::thread::park();
+            #[cfg(loom)]
+            {
+                let mut set = super::lock(&self.0.set);
+                while !*set {
+                    set = super::wait(&self.0.cv, set);
+                }
+                *set = false;
+            }
+        }
+
+        /// Blocks until unparked or `d` of real time passed (or spuriously). Under loom there is
+        /// no time: it is `park`.
+        pub(crate) fn park_timeout(&self, d: std::time::Duration) {
+            #[cfg(not(loom))]
+            std::thread::park_timeout(d);
+            #[cfg(loom)]
+            {
+                let _ = d;
+                self.park();
+            }
+        }
+    }
+
+    impl Unparker {
+        /// Makes the thread's next (or current) park return.
+        pub(crate) fn unpark(&self) {
+            #[cfg(not(loom))]
+            self.0.unpark();
+            #[cfg(loom)]
+            {
+                *super::lock(&self.0.set) = true;
+                self.0.cv.notify_one();
+            }
+        }
     }
 }
 

@@ -7,7 +7,7 @@
 //! - [`queue::JobQueue`]: a lock-free unbounded MPMC FIFO whose positions are the job ids; stop
 //!   sentinels are boundaries in it rather than items.
 //! - [`word::Word`]: one atomic word with the phase, idle workers, whether the pool is at max,
-//!   and the backlog, so a put decides and reserves (an idle worker, a unit of backlog) in one
+//!   and the backlog balance, so a put decides and reserves (an idle worker, a unit of backlog) in one
 //!   compare-exchange, with the same [`policy::admit`] as the classic pool.
 //! - Parking: a worker with nothing to take spins briefly, then registers as idle (under the
 //!   `sleep` lock, which only parking and waking take), re-checks the queue, and parks. A put that
@@ -26,8 +26,8 @@ use crossbeam_utils::CachePadded;
 
 use self::queue::{JobQueue, Pop};
 use self::word::{
-    BACKLOG_ONE, CREATED, IDLE_ONE, MAX_TRACKED_CAPACITY, MAX_WORKERS, RUNNING, STOPPING,
-    TERMINATED, WAITERS, Word,
+    CREATED, IDLE_ONE, MAX_TRACKED_CAPACITY, MAX_WORKERS, RUNNING, STOPPING, TERMINATED, WAITERS,
+    Word,
 };
 use crate::clock::{ClockListener, Subscription};
 use crate::config::{Config, Policy};
@@ -38,7 +38,8 @@ use crate::policy::{self, Admit};
 use crate::pool::{Admission, Pool};
 use crate::stats::{Stats, StopReport};
 use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use crate::sync::thread::{self, Thread, ThreadId};
+use crate::sync::park::{self, Parker, Unparker};
+use crate::sync::thread::{self, ThreadId};
 use crate::sync::{Arc, Condvar, DynArc, Mutex, MutexGuard, lock, spin_until, wait, wait_timeout};
 
 /// How long a worker that found the queue empty keeps polling it before it parks. Long enough to
@@ -78,10 +79,10 @@ impl Tally {
     }
 }
 
-/// A parked worker: its record and its thread, to unpark.
+/// A parked worker: its record and the half of its park token that wakes it.
 struct Parked {
     slot: Arc<WorkerSlot>,
-    thread: Thread,
+    unparker: Unparker,
 }
 
 /// What the `sleep` lock guards.
@@ -144,8 +145,8 @@ impl State {
 /// State shared by the pool handle and its workers.
 struct Shared {
     cfg: Config,
-    /// The capacity the word tracks a backlog for; `None` when unbounded (or too large to reach),
-    /// and then puts and takes never touch the backlog.
+    /// The capacity the word tracks a balance for; `None` when unbounded (or too large to reach),
+    /// and then puts and takes never touch the balance.
     capacity: Option<usize>,
     /// The admission word (see [`word`]).
     word: CachePadded<AtomicU64>,
@@ -178,9 +179,13 @@ type Guard<'a> = MutexGuard<'a, State>;
 /// What a worker got.
 enum Take {
     Job(JobId, Job),
-    Stop,
+    /// A stop sentinel; the worker exits, after starting the replacement, if any.
+    Stop(Replacement),
     Empty,
 }
+
+/// A worker reserved to replace one that took a stop with work still queued behind it.
+struct Replacement(Option<Arc<WorkerSlot>>);
 
 /// How a worker's idle spell ended.
 enum Idle {
@@ -215,13 +220,17 @@ impl Shared {
         }
     }
 
-    /// Claims an idle worker if there is one (`idle -= 1`); true if it did. Always a
+    /// Claims an idle worker if there is one (`idle -= 1`, and the balance moved by
+    /// `claimed` when it did, by `unclaimed(word)` when it did not); true if it did. Always a
     /// read-modify-write of the word, so a worker registering as idle at the same time either is
-    /// claimed here or sees what the caller published before (see README: "no lost wakeup").
-    fn claim_idle(&self) -> bool {
+    /// claimed here or sees what the caller published before (README: "no lost wakeup").
+    fn claim_idle(&self, claimed: i64, unclaimed: impl Fn(Word) -> i64) -> bool {
+        let tracked = self.capacity.is_some();
         let old = self.update_word(|w| {
             if w.idle() > 0 {
-                Word(w.0 - IDLE_ONE)
+                Word(w.0 - IDLE_ONE).add_balance(if tracked { claimed } else { 0 })
+            } else if tracked {
+                w.add_balance(unclaimed(w))
             } else {
                 w
             }
@@ -242,14 +251,14 @@ impl Shared {
         };
         debug_assert!(parked.is_some(), "a claim always finds a parked worker");
         if let Some(p) = parked {
-            p.thread.unpark();
+            p.unparker.unpark();
         }
     }
 
     /// Unparks every parked worker without claiming it, so each re-checks its keep-alive.
     fn nudge_parked(&self) {
         for p in &lock(&self.sleep).parked {
-            p.thread.unpark();
+            p.unparker.unpark();
         }
     }
 
@@ -288,12 +297,28 @@ impl Shared {
         self.num_live.store(st.num_live, Ordering::Release);
     }
 
-    /// `backlog -= n` (saturating), when the backlog is tracked.
-    fn shrink_backlog(&self, n: u64) {
-        if self.capacity.is_some() && n > 0 {
-            let old = self.update_word(|w| w.backlog_minus(n));
+    /// Moves the balance by `delta` (see [`word`]), when it is tracked; a put waiting for room
+    /// is told when it goes down. The caller must not hold the state lock.
+    fn settle(&self, delta: i64) {
+        if let Some(old) = self.move_balance(delta) {
             self.room_changed(old);
         }
+    }
+
+    /// [`Shared::settle`] for a caller holding the state lock.
+    fn settle_locked(&self, st: &State, delta: i64) {
+        if self.move_balance(delta).is_some() {
+            self.room_changed_locked(st);
+        }
+    }
+
+    /// Moves the balance; the old word when it went down (room may have appeared).
+    fn move_balance(&self, delta: i64) -> Option<Word> {
+        if self.capacity.is_none() || delta == 0 {
+            return None;
+        }
+        let old = self.update_word(|w| w.add_balance(delta));
+        (delta < 0).then_some(old)
     }
 
     /// Counts a new worker; the caller spawns its thread after unlocking, then `sync_at_max`.
@@ -315,23 +340,23 @@ impl Shared {
 
     /// Starts the threads of reserved workers; each takes the queue head first, as a claimed
     /// worker (the classic pool's `num_spawning`).
-    fn spawn_workers(self: &Arc<Self>, slots: Vec<Arc<WorkerSlot>>) {
+    fn spawn_workers(sh: &Arc<Shared>, slots: Vec<Arc<WorkerSlot>>) {
         for slot in slots {
             let id = slot.id;
-            let mut b = thread::Builder::new().name(format!("{}-{}", self.cfg.thread_name, id.0));
-            if let Some(size) = self.cfg.stack_size {
+            let mut b = thread::Builder::new().name(format!("{}-{}", sh.cfg.thread_name, id.0));
+            if let Some(size) = sh.cfg.stack_size {
                 b = b.stack_size(size);
             }
-            let shared = Arc::clone(self);
+            let shared = Arc::clone(sh);
             let mine = Arc::clone(&slot);
-            if let Err(e) = b.spawn(move || shared.worker_main(mine)) {
+            if let Err(e) = b.spawn(move || Shared::worker_main(&shared, &mine)) {
                 tracing::error!(target: "pool", worker = id.0, error = %e, "could not spawn a worker");
-                let mut st = lock(&self.state);
+                let mut st = lock(&sh.state);
                 st.num_live -= 1;
                 st.num_threads -= 1;
                 st.workers.retain(|w| !Arc::ptr_eq(w, &slot));
-                self.sync_at_max(&st);
-                self.after_thread_exit(&mut st);
+                sh.sync_at_max(&st);
+                sh.after_thread_exit(&mut st);
             }
         }
     }
@@ -346,18 +371,24 @@ impl Shared {
 
     /// Puts `job` in the queue: gives it its id (its position), ties it to `sink` when it has a
     /// handle, and after it is visible wakes a worker. `claimed`: the caller claimed an idle
-    /// worker (or reserved a starting one) for it; else the caller added a unit of backlog (when
+    /// worker (or reserved a starting one) for it; else the caller added a unit of balance (when
     /// tracked) and, should a worker have gone idle meanwhile, claims one now.
     fn enqueue(
-        &self,
+        sh: &Arc<Shared>,
         job: Job,
         sink: &DynArc<dyn CancelSink>,
         claimed: Claimed,
+        holds: u64,
     ) -> Result<JobId, PutError<Job>> {
         let mut refused = None;
         let mut dead = false;
-        let pos = self.queue.push_with(|pos| {
-            if pos >= self.queue.closed_at() {
+        let mut behind_a_new_stop = false;
+        let pos = sh.queue.push_with(|pos| {
+            // A stop registered between our admission (which read `holds`) and our reservation,
+            // with our position behind it: the worker our admission counted on may take that
+            // stop instead (checked again below, once the job is visible).
+            behind_a_new_stop = sh.queue.holds() != holds && sh.queue.stop_at() <= pos;
+            if pos >= sh.queue.closed_at() {
                 // The pool stopped between our admission and our reservation: refuse.
                 refused = Some(job);
             } else if job.has_control() && !job.enqueue(JobId(pos), sink) {
@@ -366,60 +397,100 @@ impl Shared {
             } else {
                 return Some(job);
             }
-            self.num_dead.fetch_add(1, Ordering::AcqRel);
+            sh.num_dead.fetch_add(1, Ordering::AcqRel);
             None
         });
         let id = JobId(pos);
         if claimed == Claimed::Idle {
             // Whatever we wrote, the claimed worker is owed its wakeup (the classic pool claims
             // even for a job already cancelled).
-            self.wake_one();
+            sh.wake_one();
+        }
+        if refused.is_some() || dead {
+            // No entry after all: the unit of balance (or the claim) the admission counted on
+            // one is taken back.
+            sh.settle(-1);
         }
         if let Some(job) = refused {
-            if claimed == Claimed::No {
-                self.shrink_backlog(1);
-            }
-            self.rejected.fetch_add(1, Ordering::AcqRel);
+            sh.rejected.fetch_add(1, Ordering::AcqRel);
             return Err(PutError::ShutDown(job));
         }
         if dead {
-            if claimed == Claimed::No {
-                self.shrink_backlog(1);
-            }
-            self.cancelled.fetch_add(1, Ordering::AcqRel);
+            sh.cancelled.fetch_add(1, Ordering::AcqRel);
             return Ok(id);
         }
-        if claimed == Claimed::No {
+        if behind_a_new_stop {
+            // Admission, taken again now (after the stop), may say spawn.
+            Shared::respawn_cold(sh);
+        } else if claimed == Claimed::No {
             // Pairs with the idle registration of a worker (README, "no lost wakeup"): one of the
             // two read-modify-writes of the word comes second and sees the other's side.
-            let w = Word(self.word.fetch_add(0, Ordering::AcqRel));
-            if w.idle() > 0 && !w.stopped() && self.claim_idle() {
-                // A worker went idle after our admission: it is committed to our job now.
-                self.shrink_backlog(1);
-                self.wake_one();
+            let w = Word(sh.word.fetch_add(0, Ordering::AcqRel));
+            if w.idle() > 0 && !w.stopped() {
+                // A worker went idle after our admission: claim it for our job (a new claim).
+                if sh.claim_idle(-1, |_| 0) {
+                    sh.wake_one();
+                }
+            } else if w.phase() == RUNNING && !w.at_max() {
+                // We queued as if at max (or before `start`), but the staying workers dropped
+                // below max meanwhile (a shrink, an idle timeout, a start that did not count our
+                // job): the job may have nobody to take it. Admission now says spawn.
+                Shared::respawn_cold(sh);
             }
         }
         Ok(id)
     }
 
-    fn worker_main(self: Arc<Self>, me: Arc<WorkerSlot>) {
-        let start_panicked = Config::run_hook(&self.cfg.on_worker_start);
+    /// A put's job is queued but the decision its admission made may be stale (see the callers):
+    /// admission taken again now, under the state lock, claims an idle worker for it or spawns
+    /// one if it says so, and else leaves the job to the busy workers.
+    #[cold]
+    fn respawn_cold(sh: &Arc<Shared>) {
+        let mut st = lock(&sh.state);
+        let w = sh.word();
+        if w.phase() != RUNNING {
+            return;
+        }
+        if w.idle() > 0 {
+            drop(st);
+            if sh.claim_idle(-1, |_| 0) {
+                sh.wake_one();
+            }
+            return;
+        }
+        if st.at_max() {
+            return;
+        }
+        let slot = sh.reserve_worker(&mut st);
+        sh.sync_at_max(&st);
+        // The job now has a starting worker committed to it.
+        sh.settle_locked(&st, -1);
+        drop(st);
+        Shared::spawn_workers(sh, vec![slot]);
+    }
+
+    fn worker_main(sh: &Arc<Shared>, me: &Arc<WorkerSlot>) {
+        let start_panicked = Config::run_hook(&sh.cfg.on_worker_start);
         {
-            let mut st = lock(&self.state);
+            let mut st = lock(&sh.state);
             Tally::bump(&me.tally.hook_panics, u64::from(start_panicked));
             st.threads.push(thread::current().id());
-            self.emit_by(&me, Event::WorkerStarted { worker: me.id });
+            sh.emit_by(me, Event::WorkerStarted { worker: me.id });
         }
+        let token = park::pair();
         // A new worker is committed to the head, like one a claim woke.
         let mut claimed = true;
         let reason = loop {
-            match self.take(&me, claimed) {
+            match sh.take(me, claimed) {
                 Take::Job(id, job) => {
                     claimed = false;
-                    self.run_one(&me, id, job);
+                    sh.run_one(me, id, job);
                 }
-                Take::Stop => break ExitReason::Sentinel,
-                Take::Empty => match self.idle(&me) {
+                Take::Stop(Replacement(replacement)) => {
+                    Shared::spawn_workers(sh, replacement.into_iter().collect());
+                    break ExitReason::Sentinel;
+                }
+                Take::Empty => match sh.idle(me, &token) {
                     Idle::Work => claimed = false,
                     Idle::Claimed => claimed = true,
                     Idle::TimedOut => break ExitReason::IdleTimeout,
@@ -428,23 +499,23 @@ impl Shared {
         };
         // `num_live` already excludes this worker; its thread still counts until the hook ran.
         {
-            let mut st = lock(&self.state);
+            let mut st = lock(&sh.state);
             let tid = thread::current().id();
             st.threads.retain(|t| *t != tid);
-            st.workers.retain(|w| !Arc::ptr_eq(w, &me));
+            st.workers.retain(|w| !Arc::ptr_eq(w, me));
             let t = &me.tally;
             st.retired.completed += t.completed.load(Ordering::Acquire);
             st.retired.panicked += t.panicked.load(Ordering::Acquire);
             st.retired.hook_panics += t.hook_panics.load(Ordering::Acquire);
-            self.room_changed_locked(&st);
+            sh.room_changed_locked(&st);
         }
-        let exit_panicked = Config::run_hook(&self.cfg.on_worker_exit);
-        let mut st = lock(&self.state);
+        let exit_panicked = Config::run_hook(&sh.cfg.on_worker_exit);
+        let mut st = lock(&sh.state);
         st.retired.hook_panics += u64::from(exit_panicked);
         st.num_threads -= 1;
         // The state change first (a listener that sees the last exit sees `Terminated`).
-        self.after_thread_exit(&mut st);
-        if self.cfg.emit(&Event::WorkerExited {
+        sh.after_thread_exit(&mut st);
+        if sh.cfg.emit(&Event::WorkerExited {
             worker: me.id,
             reason,
         }) {
@@ -453,7 +524,7 @@ impl Shared {
     }
 
     /// Takes the next item. `claimed`: this worker holds a claim (it was woken for an item, or
-    /// just started), so its first live item does not reduce the backlog.
+    /// just started), which its first item (or an empty queue) settles (see [`word`]).
     fn take(&self, me: &WorkerSlot, claimed: bool) -> Take {
         loop {
             match self.queue.pop(true) {
@@ -462,20 +533,29 @@ impl Shared {
                 }
                 Pop::Item(pos, Some(job)) => {
                     if !job.claim() {
-                        // Cancelled while queued: its handle's sink counted it. Skip it.
+                        // Cancelled while queued: its handle's sink counted it. Skip it (a
+                        // panicking drop of its closure is caught, like any user code).
                         self.num_dead.fetch_sub(1, Ordering::AcqRel);
-                        drop(job);
+                        if catch(move || drop(job)).is_err() {
+                            Tally::bump(&me.tally.hook_panics, 1);
+                        }
                         continue;
                     }
                     if !claimed {
-                        self.shrink_backlog(1);
+                        self.settle(-1);
                     }
                     return Take::Job(JobId(pos), job);
                 }
-                Pop::Empty => return Take::Empty,
+                Pop::Empty => {
+                    if claimed {
+                        // The claim found nothing (its item was taken by a busy worker).
+                        self.settle(1);
+                    }
+                    return Take::Empty;
+                }
                 Pop::StopDue => {
-                    if self.take_stop(me) {
-                        return Take::Stop;
+                    if let Some(replacement) = self.take_stop(me, claimed) {
+                        return Take::Stop(replacement);
                     }
                 }
             }
@@ -483,19 +563,50 @@ impl Shared {
     }
 
     /// Takes the due stop, if another worker has not taken it first.
-    fn take_stop(&self, me: &WorkerSlot) -> bool {
+    fn take_stop(&self, me: &WorkerSlot, claimed: bool) -> Option<Replacement> {
         let mut st = lock(&self.state);
         let head = self.queue.span().0;
         if st.stops.front().is_none_or(|&at| at > head) {
-            return false;
+            return None;
         }
         st.stops.pop_front();
+        if !claimed && self.capacity.is_some() {
+            // An unclaimed removal of a committed entry, when claims are in excess. (With a
+            // non-negative balance it is taken to be uncommitted: the word does not say.)
+            self.update_word(|w| {
+                if w.balance() < 0 {
+                    w.add_balance(-1)
+                } else {
+                    w
+                }
+            });
+        }
         self.queue
             .set_stop_at(st.stops.front().copied().unwrap_or(u64::MAX));
         st.num_live -= 1;
         self.sync_at_max(&st);
         self.emit_by(me, Event::SentinelTaken { worker: me.id });
-        true
+        // We leave; what is queued behind the stop must still have a worker coming. The classic
+        // pool gets this for free (a worker never looks idle while an item is queued); here a
+        // worker can be claimed in the instant between registering as idle and seeing a stop,
+        // and then the claim it carried must not leave with it.
+        let mut replacement = None;
+        let (head, tail) = self.queue.span();
+        // Positions at or past `closed_at` are refused puts' dead slots: no work.
+        if head < tail.min(self.queue.closed_at()) {
+            if self.claim_idle(0, |_| 0) {
+                self.wake_one();
+            } else if st.staying() == 0 && !st.at_max() {
+                let slot = self.reserve_worker(&mut st);
+                if self.word().phase() == STOPPING {
+                    // It must leave too, after the queued work.
+                    self.push_stops(&mut st, 1);
+                }
+                self.sync_at_max(&st);
+                replacement = Some(slot);
+            }
+        }
+        Some(Replacement(replacement))
     }
 
     fn run_one(&self, me: &WorkerSlot, id: JobId, job: Job) {
@@ -534,7 +645,7 @@ impl Shared {
 
     /// The queue looked empty: spin a little, then park until claimed (or the keep-alive runs
     /// out above `min`).
-    fn idle(&self, me: &Arc<WorkerSlot>) -> Idle {
+    fn idle(&self, me: &Arc<WorkerSlot>, (parker, unparker): &(Parker, Unparker)) -> Idle {
         if spin_until(WORKER_SPIN, || self.queue.has_work()) {
             return Idle::Work;
         }
@@ -544,7 +655,7 @@ impl Shared {
             me.claimed.store(false, Ordering::Relaxed);
             sl.parked.push(Parked {
                 slot: Arc::clone(me),
-                thread: thread::current(),
+                unparker: unparker.clone(),
             });
             Word(self.word.fetch_add(IDLE_ONE, Ordering::AcqRel))
         };
@@ -556,8 +667,10 @@ impl Shared {
         if self.queue.has_work() && self.leave_idle(me) {
             return Idle::Work;
         }
-        self.emit_by(me, Event::WorkerParked { worker: me.id });
+        // The idle time counts from before the event, so a clock step made by whoever saw the
+        // event counts toward it.
         let since = self.cfg.clock.now();
+        self.emit_by(me, Event::WorkerParked { worker: me.id });
         loop {
             if me.claimed.load(Ordering::Acquire) {
                 return Idle::Claimed;
@@ -566,9 +679,9 @@ impl Shared {
                 self.num_live.load(Ordering::Acquire) > self.min.load(Ordering::Acquire);
             let deadline = above_min.then(|| since.saturating_add(self.cfg.keep_alive));
             match self.cfg.clock.wait_for(deadline) {
-                None => thread::park(),
+                None => parker.park(),
                 Some(left) if left.is_zero() => {}
-                Some(left) => thread::park_timeout(left),
+                Some(left) => parker.park_timeout(left),
             }
             if me.claimed.load(Ordering::Acquire) {
                 return Idle::Claimed;
@@ -584,6 +697,11 @@ impl Shared {
     /// `idle > 0`). False when a claimer has already popped us or will pop someone (us
     /// included, eventually): then we wait for our claim.
     fn leave_idle(&self, me: &Arc<WorkerSlot>) -> bool {
+        self.leave_idle_with(me, |w| w)
+    }
+
+    /// [`Shared::leave_idle`], applying `also` to the word in the same compare-exchange.
+    fn leave_idle_with(&self, me: &Arc<WorkerSlot>, also: impl Fn(Word) -> Word) -> bool {
         let mut sl = lock(&self.sleep);
         // Not claimed (read under the lock) means still in `parked`.
         if me.claimed.load(Ordering::Acquire) {
@@ -591,7 +709,7 @@ impl Shared {
         }
         let old = self.update_word(|w| {
             if w.idle() > 0 {
-                Word(w.0 - IDLE_ONE)
+                also(Word(w.0 - IDLE_ONE))
             } else {
                 w
             }
@@ -610,11 +728,16 @@ impl Shared {
         if !policy::may_retire(st.num_live, st.stops.len(), st.min) {
             return false;
         }
-        if !self.leave_idle(me) {
+        st.num_live -= 1;
+        // Leaving idle and clearing AT_MAX are one step: a put that saw this worker idle either
+        // claims it first or sees that it may spawn; none sees "no idle worker, at max" and
+        // queues a job nobody will take.
+        let at_max = st.at_max();
+        if !self.leave_idle_with(me, |w| w.with_at_max(at_max)) {
+            st.num_live += 1;
             return false;
         }
-        st.num_live -= 1;
-        self.sync_at_max(&st);
+        self.num_live.store(st.num_live, Ordering::Release);
         true
     }
 
@@ -624,17 +747,43 @@ impl Shared {
         if k == 0 {
             return;
         }
+        // First, in one step on the word: the workers these stops wait for no longer count
+        // toward `max`, and the stops claim idle workers. Both before the stops exist, so a put
+        // deciding meanwhile either sees them (and spawns) or decided before: then, should its
+        // job land behind the stops, it notices after its push (`Shared::respawn_cold`).
+        let staying = st.num_live.saturating_sub(st.stops.len() + k);
+        let at_max = st.num_live >= MAX_WORKERS || st.max.is_some_and(|m| staying >= m);
+        let claims = |w: Word| k.min(w.idle());
+        let tracked = self.capacity.is_some();
+        let old = self.update_word(|w| {
+            let c = claims(w);
+            let mut new = Word(w.0 - c as u64 * IDLE_ONE).with_at_max(at_max);
+            if tracked && new.balance() < 0 {
+                // Unclaimed, a stop is an entry some excess claim is committed to (see `word`).
+                new = new.add_balance((k - c).min(new.balance().unsigned_abs() as usize) as i64);
+            }
+            new
+        });
         self.queue.hold_tail(|at| {
             st.stops.extend(std::iter::repeat_n(at, k));
             self.queue
                 .set_stop_at(*st.stops.front().expect("just pushed"));
         });
-        // The workers these stops wait for no longer count toward `max`.
-        self.sync_at_max(st);
-        for _ in 0..k {
-            if self.claim_idle() {
-                self.wake_one();
+        debug_assert_eq!(st.at_max(), at_max);
+        // Then, as a put does after its push: a worker that registered as idle before this
+        // read-modify-write is claimed here, one that registers after it sees the stops (README,
+        // "no lost wakeup").
+        let mut woken = claims(old);
+        let mut w = Word(self.word.fetch_add(0, Ordering::AcqRel));
+        while woken < k && w.idle() > 0 {
+            if self.claim_idle(-1, |_| 0) {
+                woken += 1;
             }
+            w = self.word();
+        }
+        // Wake the claimed workers only now that their stops are there.
+        for _ in 0..woken {
+            self.wake_one();
         }
     }
 
@@ -646,25 +795,18 @@ impl Shared {
         match self.word().phase() {
             CREATED => {
                 self.update_word(|w| w.with_phase(TERMINATED));
+                self.emit_other(Event::StopRequested);
                 self.queue.hold_tail(|at| self.queue.set_closed_at(at));
                 returned = self.drain_jobs();
             }
             RUNNING => {
                 self.update_word(|w| w.with_phase(STOPPING));
+                self.emit_other(Event::StopRequested);
+                // Close the queue (puts that reserve a position from now on are refused), then
+                // one stop per live worker not already covered, behind every queued job.
+                self.queue.hold_tail(|at| self.queue.set_closed_at(at));
                 let k = st.num_live.saturating_sub(st.stops.len());
-                self.queue.hold_tail(|at| {
-                    self.queue.set_closed_at(at);
-                    st.stops.extend(std::iter::repeat_n(at, k));
-                    if let Some(&front) = st.stops.front() {
-                        self.queue.set_stop_at(front);
-                    }
-                });
-                self.sync_at_max(st);
-                for _ in 0..k {
-                    if self.claim_idle() {
-                        self.wake_one();
-                    }
-                }
+                self.push_stops(st, k);
                 if st.num_threads == 0 {
                     self.update_word(|w| w.with_phase(TERMINATED));
                 }
@@ -690,18 +832,28 @@ impl Shared {
                 Pop::Empty | Pop::StopDue => break,
             }
         }
-        drop(skipped);
+        self.drop_skipped(skipped);
         returned
     }
 
+    /// Drops cancelled jobs taken out of the queue, catching a panicking drop of their closures.
+    fn drop_skipped(&self, jobs: impl IntoIterator<Item = Job>) {
+        for job in jobs {
+            if catch(move || drop(job)).is_err() {
+                Tally::bump_shared(&self.others.hook_panics);
+            }
+        }
+    }
+
     /// `DiscardOldest`: takes the oldest live job out of the queue (the caller settles the
-    /// backlog).
+    /// balance).
     fn evict_oldest(&self) -> Option<Job> {
         loop {
             match self.queue.pop(false) {
                 Pop::Item(_, Some(job)) if job.release() => return Some(job),
-                Pop::Item(_, _) => {
+                Pop::Item(_, item) => {
                     self.num_dead.fetch_sub(1, Ordering::AcqRel);
+                    self.drop_skipped(item);
                 }
                 Pop::Empty | Pop::StopDue => return None,
             }
@@ -788,7 +940,7 @@ enum Claimed {
     Idle,
     /// It reserved a new worker, which takes the head when it starts.
     Spawned,
-    /// No one: it added a unit of backlog (when tracked).
+    /// No one: it added a unit of balance (when tracked).
     No,
 }
 
@@ -801,7 +953,7 @@ impl CancelSink for Sink {
         // The job stays in the queue as a dead position until a worker (or a drain) skips it.
         sh.num_dead.fetch_add(1, Ordering::AcqRel);
         sh.cancelled.fetch_add(1, Ordering::AcqRel);
-        sh.shrink_backlog(1);
+        sh.settle(-1);
         sh.emit_other(Event::JobCancelled { job: id });
     }
 }
@@ -900,7 +1052,10 @@ impl FastPool {
             Admission::Wait => Some(sh.cfg.clock.deadline_after(sh.cfg.put_timeout)),
             Admission::Timeout(t) => Some(sh.cfg.clock.deadline_after(t)),
         };
+        let mut waited = false;
         loop {
+            // Registrations take the state lock, which we hold here.
+            let holds = sh.queue.holds();
             let w = sh.word();
             if w.stopped() {
                 sh.rejected.fetch_add(1, Ordering::AcqRel);
@@ -915,32 +1070,31 @@ impl FastPool {
                 Admit::ClaimIdle => {
                     if sh.cas_word(w, Word(w.0 - IDLE_ONE)).is_ok() {
                         drop(st);
-                        return sh.enqueue(job, &self.sink, Claimed::Idle);
+                        return Shared::enqueue(sh, job, &self.sink, Claimed::Idle, holds);
                     }
                 }
                 Admit::Spawn => {
                     let slot = sh.reserve_worker(&mut st);
                     sh.sync_at_max(&st);
-                    // Under the state lock no stop can close the queue, so this is accepted.
-                    let r = sh.enqueue(job, &self.sink, Claimed::Spawned);
                     drop(st);
-                    sh.spawn_workers(vec![slot]);
+                    let r = Shared::enqueue(sh, job, &self.sink, Claimed::Spawned, holds);
+                    Shared::spawn_workers(sh, vec![slot]);
                     return r;
                 }
                 Admit::Enqueue => {
-                    let bump = if sh.capacity.is_some() {
-                        BACKLOG_ONE
-                    } else {
-                        0
-                    };
-                    if sh.cas_word(w, Word(w.0 + bump)).is_ok() {
+                    let step = i64::from(sh.capacity.is_some());
+                    if sh.cas_word(w, w.add_balance(step)).is_ok() {
                         drop(st);
-                        return sh.enqueue(job, &self.sink, Claimed::No);
+                        return Shared::enqueue(sh, job, &self.sink, Claimed::No, holds);
                     }
                 }
                 Admit::Full => match deadline {
                     Some(d) if sh.cfg.clock.now() < d => {
                         if sh.cas_word(w, Word(w.0 | WAITERS)).is_ok() {
+                            if !waited {
+                                waited = true;
+                                sh.emit_other(Event::PutWaiting);
+                            }
                             st.put_waiters += 1;
                             st = sh.wait_until(&sh.room, st, Some(d));
                             st.put_waiters -= 1;
@@ -993,13 +1147,11 @@ impl FastPool {
                     return Err(PutError::Full(job));
                 };
                 sh.rejected.fetch_add(1, Ordering::AcqRel);
-                // The eviction is an unclaimed removal (a unit of backlog, if any is left); the
-                // new job adds one: in one step, so no put sees the room in between.
-                if sh.capacity.is_some() {
-                    sh.update_word(|w| Word(w.backlog_minus(1).0 + BACKLOG_ONE));
-                }
-                let r = sh.enqueue(job, &self.sink, Claimed::No);
+                // The eviction (-1) and the new job (+1) leave the balance as it is, so no put
+                // sees room in between.
+                let holds = sh.queue.holds();
                 drop(st);
+                let r = Shared::enqueue(sh, job, &self.sink, Claimed::No, holds);
                 let handler = DynArc::clone(handler);
                 if catch(move || handler(evicted)).is_err() {
                     Tally::bump_shared(&sh.others.hook_panics);
@@ -1028,18 +1180,21 @@ impl Pool for FastPool {
         let slots: Vec<_> = (0..n).map(|_| sh.reserve_worker(&mut st)).collect();
         // Every new worker is committed to an item (the classic pool's `num_spawning`).
         let at_max = st.at_max();
-        sh.update_word(|w| {
-            w.with_phase(RUNNING)
-                .with_at_max(at_max)
-                .backlog_minus(n as u64)
-        });
+        let step = if sh.capacity.is_some() {
+            -(n as i64)
+        } else {
+            0
+        };
+        sh.update_word(|w| w.with_phase(RUNNING).with_at_max(at_max).add_balance(step));
         drop(st);
-        sh.spawn_workers(slots);
+        Shared::spawn_workers(sh, slots);
         Ok(n)
     }
 
     fn put_with(&self, job: Job, admission: Admission) -> Result<JobId, PutError<Job>> {
         let sh = &self.shared;
+        // Before the word: a stop registered after this read is detected after the push.
+        let holds = sh.queue.holds();
         let mut w = sh.word();
         loop {
             if w.stopped() {
@@ -1048,14 +1203,14 @@ impl Pool for FastPool {
             }
             match policy::admit(w.load(sh.capacity)) {
                 Admit::ClaimIdle => match sh.cas_word(w, Word(w.0 - IDLE_ONE)) {
-                    Ok(()) => return sh.enqueue(job, &self.sink, Claimed::Idle),
+                    Ok(()) => return Shared::enqueue(sh, job, &self.sink, Claimed::Idle, holds),
                     Err(now) => w = now,
                 },
                 Admit::Enqueue if sh.capacity.is_none() => {
-                    return sh.enqueue(job, &self.sink, Claimed::No);
+                    return Shared::enqueue(sh, job, &self.sink, Claimed::No, holds);
                 }
-                Admit::Enqueue => match sh.cas_word(w, Word(w.0 + BACKLOG_ONE)) {
-                    Ok(()) => return sh.enqueue(job, &self.sink, Claimed::No),
+                Admit::Enqueue => match sh.cas_word(w, w.add_balance(1)) {
+                    Ok(()) => return Shared::enqueue(sh, job, &self.sink, Claimed::No, holds),
                     Err(now) => w = now,
                 },
                 Admit::Spawn | Admit::Full => return self.put_cold(job, admission),
@@ -1072,9 +1227,9 @@ impl Pool for FastPool {
         let k = policy::grow_count(n, st.num_live, Some(st.cap()));
         let slots: Vec<_> = (0..k).map(|_| sh.reserve_worker(&mut st)).collect();
         sh.sync_at_max(&st);
-        sh.shrink_backlog(k as u64);
+        sh.settle_locked(&st, -(k as i64));
         drop(st);
-        sh.spawn_workers(slots);
+        Shared::spawn_workers(sh, slots);
         k
     }
 
@@ -1101,7 +1256,7 @@ impl Pool for FastPool {
             let k = policy::refill_count(min, st.num_live, st.stops.len())
                 .min(MAX_WORKERS.saturating_sub(st.num_live));
             slots = (0..k).map(|_| sh.reserve_worker(&mut st)).collect();
-            sh.shrink_backlog(k as u64);
+            sh.settle_locked(&st, -(k as i64));
             let over = max.map_or(0, |m| st.staying().saturating_sub(m));
             sh.push_stops(&mut st, over);
             sh.sync_at_max(&st);
@@ -1112,7 +1267,7 @@ impl Pool for FastPool {
         }
         drop(st);
         sh.nudge_parked();
-        sh.spawn_workers(slots);
+        Shared::spawn_workers(sh, slots);
         Ok(())
     }
 
@@ -1124,8 +1279,8 @@ impl Pool for FastPool {
     fn stop(&self, timeout: Duration) -> StopReport {
         let sh = &self.shared;
         let mut st = lock(&sh.state);
-        let returned = sh.begin_stop(&mut st);
         let deadline = sh.cfg.clock.deadline_after(timeout);
+        let returned = sh.begin_stop(&mut st);
         let me = thread::current().id();
         let inside = usize::from(st.threads.contains(&me));
         while st.num_threads > inside && sh.cfg.clock.now() < deadline {

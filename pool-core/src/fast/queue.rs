@@ -38,10 +38,10 @@ const READ: usize = 2;
 /// finishes the destruction.
 const DESTROY: usize = 4;
 
-/// Slots per block. Small under loom, so models cross block boundaries with few items.
-#[cfg(not(loom))]
+/// Slots per block. Small under loom and in unit tests, so they cross block boundaries often.
+#[cfg(not(any(loom, test)))]
 const BLOCK_CAP: usize = 63;
-#[cfg(loom)]
+#[cfg(any(loom, test))]
 const BLOCK_CAP: usize = 2;
 /// Indices per block: one more than the slots; the extra one means "the next block is being
 /// installed" (producers and consumers wait it out).
@@ -169,6 +169,9 @@ pub(crate) struct JobQueue {
     /// refused and write dead slots. `u64::MAX` while the pool takes work. Written inside
     /// [`JobQueue::hold_tail`].
     closed_at: AtomicU64,
+    /// How many times the tail has been held. A put that reads it before deciding and again
+    /// after reserving its position knows whether a stop was registered in between.
+    holds: AtomicU64,
 }
 
 impl JobQueue {
@@ -185,6 +188,7 @@ impl JobQueue {
             }),
             stop_at: CachePadded::new(AtomicU64::new(u64::MAX)),
             closed_at: AtomicU64::new(u64::MAX),
+            holds: AtomicU64::new(0),
         }
     }
 
@@ -343,9 +347,17 @@ impl JobQueue {
     pub(crate) fn hold_tail<R>(&self, f: impl FnOnce(u64) -> R) -> R {
         let tail = self.tail.index.fetch_or(HOLD, Ordering::AcqRel);
         debug_assert!(tail & HOLD == 0, "only one thread holds the tail");
+        self.holds.fetch_add(1, Ordering::AcqRel);
         let r = f(dense(tail));
         self.tail.index.fetch_and(!HOLD, Ordering::AcqRel);
         r
+    }
+
+    /// How many times the tail has been held so far (see `holds`). Read before a decision and
+    /// again after a reservation, a change means a stop registration or a close came in between
+    /// (or just after: the count is bumped while the tail is held).
+    pub(crate) fn holds(&self) -> u64 {
+        self.holds.load(Ordering::Acquire)
     }
 
     /// The dense position at which the earliest pending stop is due (`u64::MAX`: none).

@@ -1,0 +1,333 @@
+//! Loom models, one per race, named for the property it checks (built only with
+//! `--cfg loom`; run them with `conformance/loom.sh`).
+//!
+//! Under `--cfg loom` `pool-core`'s sync shim gives every backend loom's mutexes, condvars,
+//! atomics and threads, so loom explores the interleavings of the pool's own workers with the
+//! model's callers. Each model keeps to three or four threads (the main thread, one racing
+//! caller, one worker, sometimes a second worker) and blocks where it waits, so loom's
+//! deadlock detection is the liveness assertion. A model ends by stopping the pool with no
+//! deadline, so every worker exits, and then checks what became of every job.
+//!
+//! Instantiate them for a backend with [`loom_suite!`](crate::loom_suite).
+
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::time::{Duration, Instant};
+
+use loom::sync::Arc;
+use loom::thread;
+use pool_core::{Builder, Clock, JoinError, Pool, PoolExt};
+
+use crate::kit;
+
+/// Builds a pool of the backend under test (panicking on a configuration error).
+pub type Make = fn(Builder) -> Box<dyn Pool>;
+
+/// Interleavings explored by the models run in this process so far.
+pub static EXPLORED: AtomicUsize = AtomicUsize::new(0);
+
+/// Runs `body` under loom (the bounds come from `LOOM_MAX_PREEMPTIONS` and the other `LOOM_*`
+/// variables) and reports how many interleavings it explored.
+fn explore(name: &str, body: impl Fn() + Sync + Send + 'static) {
+    kit::quiet_kit_panics();
+    let n = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = std::sync::Arc::clone(&n);
+    let started = Instant::now();
+    loom::model::Builder::new().check(move || {
+        count.fetch_add(1, SeqCst);
+        body();
+    });
+    let n = n.load(SeqCst);
+    EXPLORED.fetch_add(n, SeqCst);
+    let capped = std::env::var("LOOM_MAX_DURATION")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .is_some_and(|cap| started.elapsed() >= Duration::from_secs(cap));
+    let note = if capped {
+        " (stopped at LOOM_MAX_DURATION: explored in part)"
+    } else {
+        ""
+    };
+    use std::io::Write as _;
+    let line = format!(
+        "loom: {name}: {n} interleavings in {:.1?}{note}\n",
+        started.elapsed()
+    );
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
+/// A panic the kit provokes, quietly.
+fn boom() {
+    kit::kit_panic();
+}
+
+/// put ‖ stop: a put racing a stop is either refused with the job handed back, or accepted
+/// and run before the pool stops; no job lands behind the last sentinel, none is lost.
+pub fn stop_never_strands_or_loses_a_racing_put(make: Make) {
+    explore("stop_never_strands_or_loses_a_racing_put", move || {
+        let pool: Arc<Box<dyn Pool>> = Arc::new(make(Builder::new().fixed(1)));
+        pool.start().unwrap();
+        let ran = std::sync::Arc::new(AtomicUsize::new(0));
+        let (p, r) = (Arc::clone(&pool), std::sync::Arc::clone(&ran));
+        let put = thread::spawn(move || {
+            p.execute(move || {
+                r.fetch_add(1, SeqCst);
+            })
+            .map_err(|e| e.is_shut_down())
+        });
+        let report = pool.stop(Duration::MAX);
+        let put = put.join().unwrap();
+        assert!(report.is_clean(), "stop returned with workers left");
+        match put {
+            Ok(_) => assert_eq!(ran.load(SeqCst), 1, "an accepted job never ran"),
+            Err(shut_down) => {
+                assert!(shut_down, "refused with Full on an unbounded queue");
+                assert_eq!(ran.load(SeqCst), 0, "a refused job ran");
+            }
+        }
+        let s = pool.stats();
+        assert_eq!(s.completed + s.rejected, 1, "the job is lost: {s:?}");
+        assert_eq!(s.queued, 0, "a job is left in the queue: {s:?}");
+    });
+}
+
+/// put ‖ shrink: a job put while a shrink's sentinel waits for the only worker still runs
+/// (a new worker is started for it when every live worker is leaving).
+pub fn shrink_never_strands_a_racing_put(make: Make) {
+    explore("shrink_never_strands_a_racing_put", move || {
+        let pool: Arc<Box<dyn Pool>> = Arc::new(make(Builder::new().min(0).max(1)));
+        pool.start().unwrap();
+        assert_eq!(pool.grow(1), 1);
+        let ran = std::sync::Arc::new(AtomicUsize::new(0));
+        let r = std::sync::Arc::clone(&ran);
+        let p = Arc::clone(&pool);
+        let shrink = thread::spawn(move || p.shrink(1));
+        pool.execute(move || {
+            r.fetch_add(1, SeqCst);
+        })
+        .unwrap();
+        let k = shrink.join().unwrap();
+        assert!(k <= 1, "shrink(1) queued {k} sentinels");
+        let report = pool.stop(Duration::MAX);
+        assert!(report.is_clean(), "stop returned with workers left");
+        assert_eq!(ran.load(SeqCst), 1, "a job put beside a shrink never ran");
+    });
+}
+
+/// shrink ‖ shrink: two shrinks racing before any sentinel is taken count each other's
+/// sentinels and never aim below `min` (one worker above `min = 0`: one sentinel in all).
+pub fn concurrent_shrinks_never_go_below_min(make: Make) {
+    explore("concurrent_shrinks_never_go_below_min", move || {
+        let pool: Arc<Box<dyn Pool>> = Arc::new(make(Builder::new().min(0).max(1)));
+        pool.start().unwrap();
+        assert_eq!(pool.grow(1), 1);
+        let p = Arc::clone(&pool);
+        let other = thread::spawn(move || p.shrink(1));
+        let mine = pool.shrink(1);
+        let theirs = other.join().unwrap();
+        assert_eq!(
+            mine + theirs,
+            1,
+            "two shrinks of 1 worker above min 0 queued {mine} + {theirs} sentinels"
+        );
+        let s = pool.stats();
+        assert!(
+            s.pending_stops <= s.workers,
+            "more sentinels than workers: {s:?}"
+        );
+        assert!(pool.stop(Duration::MAX).is_clean());
+    });
+}
+
+/// stop ‖ stop: two stops both return once the queue drained and every worker exited, and
+/// agree on what ran.
+pub fn concurrent_stops_both_return_after_the_drain(make: Make) {
+    explore("concurrent_stops_both_return_after_the_drain", move || {
+        let pool: Arc<Box<dyn Pool>> = Arc::new(make(Builder::new().fixed(1)));
+        pool.start().unwrap();
+        pool.execute(|| ()).unwrap();
+        let p = Arc::clone(&pool);
+        let other = thread::spawn(move || {
+            let r = p.stop(Duration::MAX);
+            (r.is_clean(), r.completed)
+        });
+        let mine = pool.stop(Duration::MAX);
+        let theirs = other.join().unwrap();
+        assert_eq!((mine.is_clean(), mine.completed), (true, 1), "first stop");
+        assert_eq!(theirs, (true, 1), "second stop");
+        assert_eq!(pool.stats().pending_stops, 0, "a sentinel was left");
+    });
+}
+
+/// cancel ‖ dequeue: exactly one of a cancel and the worker taking the job wins.
+pub fn cancel_and_dequeue_exactly_one_wins(make: Make) {
+    explore("cancel_and_dequeue_exactly_one_wins", move || {
+        let pool: Arc<Box<dyn Pool>> = Arc::new(make(Builder::new().fixed(1)));
+        pool.start().unwrap();
+        let ran = std::sync::Arc::new(AtomicUsize::new(0));
+        let r = std::sync::Arc::clone(&ran);
+        let h = pool
+            .submit(move || {
+                r.fetch_add(1, SeqCst);
+                7
+            })
+            .unwrap();
+        let canceller = thread::spawn(move || {
+            let won = h.cancel();
+            (won, h)
+        });
+        let (won, h) = canceller.join().unwrap();
+        assert!(pool.stop(Duration::MAX).is_clean());
+        let ran = ran.load(SeqCst);
+        assert_eq!(
+            usize::from(won) + ran,
+            1,
+            "cancel won: {won}, the job ran {ran} times"
+        );
+        match h.join() {
+            Ok(7) => assert!(!won, "a cancelled job gave its value"),
+            Err(JoinError::Cancelled) => assert!(won, "cancelled, but cancel lost"),
+            other => panic!("join gave {other:?}"),
+        }
+        let s = pool.stats();
+        assert_eq!(
+            (s.completed, s.cancelled),
+            (ran as u64, u64::from(won)),
+            "counted {s:?}"
+        );
+    });
+}
+
+/// callback ‖ stop: the callback of a job (for a fire-and-forget job that panics, the panic
+/// handler) runs exactly once, however the job's end races the stop.
+pub fn callback_runs_exactly_once_across_a_stop(make: Make) {
+    explore("callback_runs_exactly_once_across_a_stop", move || {
+        let handled = std::sync::Arc::new(AtomicUsize::new(0));
+        let h = std::sync::Arc::clone(&handled);
+        let pool: Arc<Box<dyn Pool>> =
+            Arc::new(make(Builder::new().fixed(1).panic_handler(move |_, _| {
+                h.fetch_add(1, SeqCst);
+            })));
+        pool.start().unwrap();
+        pool.execute(boom).unwrap();
+        let p = Arc::clone(&pool);
+        let stop = thread::spawn(move || p.stop(Duration::MAX).is_clean());
+        assert!(stop.join().unwrap());
+        assert_eq!(
+            handled.load(SeqCst),
+            1,
+            "the panic handler did not run exactly once"
+        );
+        assert_eq!(pool.stats().panicked, 1);
+    });
+}
+
+/// idle timeout ‖ put: a put racing the idle timeout of the only worker (the manual clock
+/// steps past its keep-alive) is run, by that worker or by a new one.
+pub fn idle_timeout_never_strands_a_racing_put(make: Make) {
+    explore("idle_timeout_never_strands_a_racing_put", move || {
+        let (clock, hand) = Clock::manual();
+        let pool: Arc<Box<dyn Pool>> = Arc::new(make(
+            Builder::new()
+                .min(0)
+                .max(1)
+                .keep_alive(Duration::from_secs(1))
+                .clock(clock),
+        ));
+        pool.start().unwrap();
+        assert_eq!(pool.grow(1), 1);
+        let ran = std::sync::Arc::new(AtomicUsize::new(0));
+        let r = std::sync::Arc::clone(&ran);
+        let step = thread::spawn(move || hand.advance(Duration::from_secs(1)));
+        pool.execute(move || {
+            r.fetch_add(1, SeqCst);
+        })
+        .unwrap();
+        step.join().unwrap();
+        assert!(pool.stop(Duration::MAX).is_clean());
+        assert_eq!(
+            ran.load(SeqCst),
+            1,
+            "a job put beside an idle timeout never ran"
+        );
+    });
+}
+
+/// start ‖ put: a put racing `start` is queued for the new workers or claimed by them, and
+/// runs exactly once.
+pub fn put_racing_start_runs_exactly_once(make: Make) {
+    explore("put_racing_start_runs_exactly_once", move || {
+        let pool: Arc<Box<dyn Pool>> = Arc::new(make(Builder::new().min(0).max(1)));
+        let ran = std::sync::Arc::new(AtomicUsize::new(0));
+        let (p, r) = (Arc::clone(&pool), std::sync::Arc::clone(&ran));
+        let put = thread::spawn(move || {
+            p.execute(move || {
+                r.fetch_add(1, SeqCst);
+            })
+            .is_ok()
+        });
+        let n = pool.start().unwrap();
+        assert!(n <= 1, "start created {n} workers with max 1");
+        assert!(put.join().unwrap(), "a put racing start was refused");
+        assert!(pool.stop(Duration::MAX).is_clean());
+        assert_eq!(
+            ran.load(SeqCst),
+            1,
+            "the job ran {} times",
+            ran.load(SeqCst)
+        );
+    });
+}
+
+/// panic ‖ stop: a job that panics while the pool stops is counted once as panicked, its
+/// worker survives it, and the stop still drains and returns.
+pub fn panicking_job_racing_stop_is_counted_once(make: Make) {
+    explore("panicking_job_racing_stop_is_counted_once", move || {
+        let pool: Arc<Box<dyn Pool>> = Arc::new(make(Builder::new().fixed(1)));
+        pool.start().unwrap();
+        pool.execute(boom).unwrap();
+        let p = Arc::clone(&pool);
+        let stop = thread::spawn(move || {
+            let r = p.stop(Duration::MAX);
+            (r.is_clean(), r.panicked, r.completed)
+        });
+        let (clean, panicked, completed) = stop.join().unwrap();
+        assert!(clean, "stop returned with workers left");
+        assert_eq!((panicked, completed), (1, 0), "the stop report");
+        let s = pool.stats();
+        assert_eq!((s.panicked, s.completed, s.workers), (1, 0, 0), "{s:?}");
+    });
+}
+
+/// Instantiates every loom model for a backend, one `#[test]` per model named for its
+/// property (build with `RUSTFLAGS="--cfg loom"`; see `conformance/loom.sh`):
+///
+/// ```ignore
+/// conformance::loom_suite!(pool_core::Builder::classic);
+/// ```
+#[macro_export]
+macro_rules! loom_suite {
+    ($factory:expr) => {
+        $crate::loom_suite!(@models $factory;
+            stop_never_strands_or_loses_a_racing_put,
+            shrink_never_strands_a_racing_put,
+            concurrent_shrinks_never_go_below_min,
+            concurrent_stops_both_return_after_the_drain,
+            cancel_and_dequeue_exactly_one_wins,
+            callback_runs_exactly_once_across_a_stop,
+            idle_timeout_never_strands_a_racing_put,
+            put_racing_start_runs_exactly_once,
+            panicking_job_racing_stop_is_counted_once,
+        );
+    };
+    (@models $factory:expr; $($model:ident,)*) => {
+        $(
+            #[test]
+            fn $model() {
+                $crate::loom_models::$model(|b| {
+                    Box::new(($factory)(b).expect("a valid configuration"))
+                        as Box<dyn pool_core::Pool>
+                });
+            }
+        )*
+    };
+}

@@ -1,0 +1,3 @@
+//! The fast backend through the whole kit.
+
+conformance::conformance_suite!(fast, pool_core::Builder::fast);

@@ -1,0 +1,4 @@
+//! The loom models on the classic backend (`RUSTFLAGS="--cfg loom"`, see `conformance/loom.sh`).
+#![cfg(loom)]
+
+conformance::loom_suite!(pool_core::Builder::classic);
