@@ -627,12 +627,12 @@ fn record(backend: &Backend, seed: u64, threads: usize, ops: usize) -> Result<Re
                 })
             })
             .collect();
-        spawned
-            .into_iter()
-            .map(|h| h.join())
-            .collect::<Result<_, _>>()
+        // Join every thread before looking at any result (an unjoined thread that panicked
+        // would make the scope itself panic).
+        let joined: Vec<_> = spawned.into_iter().map(|h| h.join()).collect();
+        joined.into_iter().collect::<Result<_, _>>()
     })
-    .map_err(|_| "a history thread panicked".to_owned())?;
+    .map_err(|_| "a history thread panicked (inside the pool)".to_owned())?;
     let end = tick.load(SeqCst);
     // Identify the handed-back jobs by dropping them, one at a time.
     let ids = ids
@@ -759,7 +759,10 @@ pub fn check(backend: &Backend, n: u32) -> Row {
         .unwrap_or(base);
     for i in 0..u64::from(n) {
         let seed = seed0.wrapping_add(i.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        let rec = match record(backend, seed, 3, 8) {
+        let recorded =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| record(backend, seed, 3, 8)))
+                .unwrap_or_else(|_| Err("the history panicked".to_owned()));
+        let rec = match recorded {
             Ok(r) => r,
             Err(e) => {
                 return row(Status::Fail(format!("history seed {seed}: {e}")), i + 1);

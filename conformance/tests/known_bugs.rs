@@ -1,7 +1,6 @@
-//! Focused replays of the pool-core bugs the kit found (docs/conformance.md §9), on the classic
-//! backend, each the minimal lock-step scenario proptest shrank it to. They are ignored until
-//! the bug is fixed in pool-core (reported, not worked around); run them with
-//! `cargo test -p conformance --test known_bugs -- --ignored`, and drop the `ignore` once fixed.
+//! Regression replays of the pool-core and spec-model bugs the kit found (docs/conformance.md
+//! §9), on the classic backend, each the minimal lock-step scenario proptest shrank it to. Each
+//! failed before its fix.
 
 use conformance::lockstep::{Adm, Kind, Op, PolicyKind, Scenario, Setup, run_case};
 use conformance::{Backend, Plan};
@@ -26,7 +25,6 @@ fn replay(setup: Setup, ops: Vec<Op>) {
 }
 
 #[test]
-#[ignore = "pool-core bug 1 (reported): admission spawns past max while a shrink sentinel is pending"]
 fn a_put_never_spawns_past_max_while_a_shrink_is_pending() {
     let put = Op::Put(Kind::Plain, Adm::Try, false);
     replay(
@@ -36,7 +34,6 @@ fn a_put_never_spawns_past_max_while_a_shrink_is_pending() {
 }
 
 #[test]
-#[ignore = "pool-core bug 2 (reported): cancel returns true for a handed-back job already dropped"]
 fn cancel_of_a_dropped_handed_back_job_returns_false() {
     let s = Setup {
         capacity: Some(1),
@@ -55,7 +52,6 @@ fn cancel_of_a_dropped_handed_back_job_returns_false() {
 }
 
 #[test]
-#[ignore = "pool-core bug 3 (reported): a manual-clock deadline already passed is waited for untimed"]
 fn lowering_min_lets_an_expired_idle_worker_exit_at_once() {
     replay(setup(1, 1), vec![Op::Advance(1), Op::Resize(0, Some(4))]);
 }

@@ -13,9 +13,9 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use crate::clock::{ClockListener, Subscription};
-use crate::config::{Config, Policy};
 #[cfg(feature = "mutants")]
 use crate::config::Mutation;
+use crate::config::{Config, Policy};
 use crate::error::{ConfigError, PutError, StartError, validate_bounds};
 use crate::event::{Event, ExitReason, WorkerId};
 use crate::job::{CancelSink, Job, JobId};
@@ -304,7 +304,8 @@ impl Shared {
                     {
                         drop(st);
                         let again = crate::job::Panic::new(Box::new("double-callback mutant"));
-                        self.cfg.handle_panic(id, crate::job::Outcome::Panicked(Some(again)));
+                        self.cfg
+                            .handle_panic(id, crate::job::Outcome::Panicked(Some(again)));
                         st = lock(&self.state);
                     }
                     st.hook_panics += hook_panics;

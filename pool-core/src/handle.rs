@@ -173,8 +173,9 @@ where
 impl<F, T> Drop for HandleTask<F, T> {
     fn drop(&mut self) {
         if self.f.is_some() {
-            // Never ran: cancelled, or dropped by whoever held it.
-            let cancelled = self.slot.control.is_cancelled();
+            // Never ran: cancelled, or dropped by whoever held it. Retire the task first so a
+            // later `cancel` cannot claim to have cancelled a job that is already gone.
+            let cancelled = !self.slot.control.retire();
             self.slot.complete(Err(if cancelled {
                 JoinError::Cancelled
             } else {

@@ -151,6 +151,14 @@ impl Control {
         self.sink.with_mut(|p| unsafe { (*p).take() })
     }
 
+    /// Marks a task that will never run (dropped unrun) as over, so `cancel` fails from now on.
+    /// Returns false if `cancel` got there first.
+    pub(crate) fn retire(&self) -> bool {
+        self.transition(PENDING, RUNNING)
+            || self.transition(QUEUED, RUNNING)
+            || self.state.load(Ordering::Acquire) == RUNNING
+    }
+
     pub(crate) fn is_cancelled(&self) -> bool {
         self.state.load(Ordering::Acquire) == CANCELLED
     }

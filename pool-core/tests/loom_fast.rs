@@ -205,7 +205,11 @@ fn cancel_racing_a_worker_has_exactly_one_winner() {
         assert_eq!(ran.load(SeqCst) + usize::from(cancelled), 1);
         assert_eq!(report.cancelled, u64::from(cancelled));
         assert_eq!(report.completed, u64::from(!cancelled));
-        assert_eq!(pool.stats().queued, 0, "a skipped cancelled job is not queued");
+        assert_eq!(
+            pool.stats().queued,
+            0,
+            "a skipped cancelled job is not queued"
+        );
         match Arc::try_unwrap(h).unwrap().join() {
             Ok(()) => assert!(!cancelled),
             Err(JoinError::Cancelled) => assert!(cancelled),

@@ -57,11 +57,13 @@ fn cap(n: usize, bound: Option<usize>) -> usize {
 /// resolution of DECISIONS: with `min = 0` a shrink can cover them all, and a job queued
 /// behind those sentinels would have no worker left to run it).
 pub(crate) fn admit(input: &AdmitInput) -> Admit {
-    let all_leaving = input.live == input.pending_stops;
+    // Workers a pending stop sentinel is waiting for are leaving: they do not count toward `max`
+    // (else a job queued behind their sentinels could be stranded).
+    let staying = input.live.saturating_sub(input.pending_stops);
     match input.state {
         PoolState::Stopping | PoolState::Terminated => Admit::ShutDown,
         PoolState::Running if input.idle > 0 => Admit::ClaimIdle,
-        PoolState::Running if below(input.live, input.max) || all_leaving => Admit::Spawn,
+        PoolState::Running if below(staying, input.max) => Admit::Spawn,
         PoolState::Created | PoolState::Running if below(input.backlog, input.capacity) => {
             Admit::Enqueue
         }
