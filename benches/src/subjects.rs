@@ -17,8 +17,13 @@ pub fn subjects() -> Vec<Factory> {
             about: "pool-core `ClassicPool` (one Mutex, Condvars); W2 joins the `JobHandle`",
             build: |s| started(Builder::new().min(s.min).max(s.max).classic()),
         },
-        // FastPool: uncomment once `Builder::fast` exists (pool-core/src/fast/).
-        // Factory { name: "fast", kind: Kind::Backend, about: "pool-core `FastPool` (lock-free); W2 joins the `JobHandle`", build: |s| started(Builder::new().min(s.min).max(s.max).fast()) },
+        #[cfg(feature = "fast")]
+        Factory {
+            name: "fast",
+            kind: Kind::Backend,
+            about: "pool-core `FastPool` (lock-free put/take, spin-then-park); W2 joins the `JobHandle`",
+            build: |s| started(Builder::new().min(s.min).max(s.max).fast()),
+        },
         Factory {
             name: "crossbeam-channel",
             kind: Kind::Peer,

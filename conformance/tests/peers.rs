@@ -334,10 +334,15 @@ fn peers_through_the_same_kit() {
         }
     }
     if std::env::var_os("CONFORMANCE_UPDATE_DOCS").is_some() {
-        let mut ours = vec![
-            conformance::check(&Backend::new("classic", Builder::classic), &opts),
-            conformance::check(&Backend::new("fast", Builder::fast), &opts),
-        ];
+        let mut ours = vec![conformance::check(
+            &Backend::new("classic", Builder::classic),
+            &opts,
+        )];
+        #[cfg(feature = "fast")]
+        ours.push(conformance::check(
+            &Backend::new("fast", Builder::fast),
+            &opts,
+        ));
         ours.extend(peers);
         let mutants: Vec<Report> = [
             "late-sentinel",

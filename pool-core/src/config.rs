@@ -369,7 +369,8 @@ impl Builder {
         Ok(crate::ClassicPool::new(self.config()?))
     }
 
-    /// Builds a [`crate::FastPool`].
+    /// Builds a [`crate::FastPool`] (feature `fast`, experimental).
+    #[cfg(feature = "fast")]
     pub fn fast(self) -> Result<crate::FastPool, ConfigError> {
         Ok(crate::FastPool::new(self.config()?))
     }

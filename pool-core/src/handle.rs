@@ -168,6 +168,8 @@ where
     fn control(&self) -> Option<&Control> {
         Some(&self.slot.control)
     }
+
+    const HAS_CONTROL: bool = true;
 }
 
 impl<F, T> Drop for HandleTask<F, T> {

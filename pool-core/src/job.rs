@@ -202,6 +202,9 @@ pub(crate) trait Runnable: Any + Send {
     fn control(&self) -> Option<&Control> {
         None
     }
+    /// Whether [`Runnable::control`] is ever `Some` for this type (so a job without one skips
+    /// the call).
+    const HAS_CONTROL: bool = false;
 }
 
 /// A plain closure.
@@ -224,8 +227,11 @@ impl<F: FnOnce() + Send + 'static> Runnable for FnJob<F> {
     }
 }
 
-/// Pointer-sized words a [`Job`] stores its task in without allocating.
-pub(crate) const INLINE_WORDS: usize = 3;
+/// Pointer-sized words a [`Job`] stores its task in without allocating: room for a closure of
+/// up to six words (a few `Arc`s and integers), or a `submit` task whose closure has up to four.
+/// With the vtable pointer a job is seven words, so a queue slot with its state word is one
+/// 64-byte cache line.
+pub(crate) const INLINE_WORDS: usize = 6;
 
 /// Where a [`Job`] keeps its task: the task itself when it fits, else a `Box` of it.
 type Storage = MaybeUninit<[usize; INLINE_WORDS]>;
@@ -246,6 +252,8 @@ struct VTable {
     drop: unsafe fn(*mut Storage),
     /// The task's control block, if it has one.
     control: unsafe fn(*const Storage) -> Option<*const Control>,
+    /// `R::HAS_CONTROL`: whether `control` can return `Some`.
+    has_control: bool,
 }
 
 /// The [`VTable`] functions for task type `R`.
@@ -298,6 +306,7 @@ impl<R: Runnable> Erased<R> {
         run: Self::run,
         drop: Self::drop,
         control: Self::control,
+        has_control: R::HAS_CONTROL,
     };
 }
 
@@ -314,7 +323,7 @@ pub struct Job {
     /// The task (`fits`) or a `Box` of it; always initialised while the `Job` exists.
     storage: Storage,
     /// A job is `Send` but not `Sync`, like the `Box<dyn Runnable>` it stands for.
-    _marker: PhantomData<Box<dyn Runnable>>,
+    _marker: PhantomData<Box<dyn Any + Send>>,
 }
 
 impl Job {
@@ -341,6 +350,9 @@ impl Job {
 
     /// The control block, for jobs that have a handle.
     fn control(&self) -> Option<&Control> {
+        if !self.vtable.has_control {
+            return None;
+        }
         // SAFETY: the storage holds the live task `vtable` was made for; the pointer it returns
         // borrows from it and does not outlive `&self`.
         unsafe { (self.vtable.control)(&self.storage).map(|c| &*c) }

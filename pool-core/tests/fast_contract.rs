@@ -1,4 +1,5 @@
 //! The contract suite (`tests/support/contract.rs`) run against the fast backend.
+#![cfg(feature = "fast")]
 
 mod support;
 

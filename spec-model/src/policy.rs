@@ -163,12 +163,15 @@ mod tests {
     }
 
     #[test]
-    fn admission_spawns_at_max_only_when_every_live_worker_is_leaving() {
-        let some_leaving = AdmitInput {
+    fn admission_does_not_count_leaving_workers_toward_max() {
+        // Spec §3 step 3: spawn while `workers - pending_stops < max`.
+        let none_leaving = running(0, 2, Some(2));
+        assert_eq!(admit(&none_leaving), Admit::Enqueue);
+        let one_leaving = AdmitInput {
             pending_stops: 1,
             ..running(0, 2, Some(2))
         };
-        assert_eq!(admit(&some_leaving), Admit::Enqueue);
+        assert_eq!(admit(&one_leaving), Admit::Spawn);
         let all_leaving = AdmitInput {
             pending_stops: 2,
             ..running(0, 2, Some(2))

@@ -37,7 +37,7 @@ use crate::job::{CancelSink, Job, JobId, catch};
 use crate::policy::{self, Admit};
 use crate::pool::{Admission, Pool};
 use crate::stats::{Stats, StopReport};
-use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use crate::sync::park::{self, Parker, Unparker};
 use crate::sync::thread::{self, ThreadId};
 use crate::sync::{Arc, Condvar, DynArc, Mutex, MutexGuard, lock, spin_until, wait, wait_timeout};
@@ -50,13 +50,49 @@ const WORKER_SPIN: Duration = Duration::from_micros(50);
 /// A worker's own record: its id, its claim flag, and the counters only it writes.
 struct WorkerSlot {
     id: WorkerId,
-    /// Set (Release) by the claimer that popped this worker from the parked list, before it
-    /// unparks it; cleared by the worker when it registers as parked. A wakeup without it is
-    /// spurious, a clock advance, or a bounds change.
-    claimed: AtomicBool,
+    /// Set (Release) to [`CLAIMED_FOR_JOB`] or [`CLAIMED_FOR_STOP`] by the claimer that popped
+    /// this worker from the parked list, before it unparks it; reset to [`UNCLAIMED`] by the
+    /// worker when it registers as parked. A wakeup without it is spurious, a clock advance, or
+    /// a bounds change.
+    claimed: AtomicU8,
     /// Counters written only by this worker (a load and a store, no read-modify-write), summed by
     /// `stats`.
     tally: CachePadded<Tally>,
+}
+
+/// `WorkerSlot::claimed`: not claimed.
+const UNCLAIMED: u8 = 0;
+/// `WorkerSlot::claimed`: claimed by a put for its job.
+const CLAIMED_FOR_JOB: u8 = 1;
+/// `WorkerSlot::claimed`: claimed by a stop sentinel being queued.
+const CLAIMED_FOR_STOP: u8 = 2;
+
+/// The claim a worker holds while it looks at the queue (see [`word`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Held {
+    /// None: it finished a job, or found work itself.
+    No,
+    /// Made for a job: a put's claim, or a new worker's.
+    ForJob,
+    /// Made for a stop sentinel by the push that queued it.
+    ForStop,
+}
+
+impl Held {
+    fn any(self) -> bool {
+        self != Held::No
+    }
+}
+
+impl WorkerSlot {
+    /// The claim a claimer set on this worker, if any.
+    fn claim(&self) -> Option<Held> {
+        match self.claimed.load(Ordering::Acquire) {
+            CLAIMED_FOR_JOB => Some(Held::ForJob),
+            CLAIMED_FOR_STOP => Some(Held::ForStop),
+            _ => None,
+        }
+    }
 }
 
 /// Job outcomes and caught hook panics.
@@ -189,10 +225,12 @@ struct Replacement(Option<Arc<WorkerSlot>>);
 
 /// How a worker's idle spell ended.
 enum Idle {
-    /// It found work itself (unclaimed).
+    /// It found work itself while spinning; it still holds the claim it had, if any.
+    Spun,
+    /// It found work after registering as idle, and left idle (it holds no claim).
     Work,
     /// A put or a stop claimed it.
-    Claimed,
+    Claimed(Held),
     /// Its keep-alive ran out above `min`; it has left the live count.
     TimedOut,
 }
@@ -220,32 +258,49 @@ impl Shared {
         }
     }
 
-    /// Claims an idle worker if there is one (`idle -= 1`, and the balance moved by
-    /// `claimed` when it did, by `unclaimed(word)` when it did not); true if it did. Always a
+    /// Claims an idle worker if there is one: `idle -= 1`, and the claim commits the first
+    /// uncommitted entry ([`Word::commit_one`], when tracked); true if it did. Always a
     /// read-modify-write of the word, so a worker registering as idle at the same time either is
     /// claimed here or sees what the caller published before (README: "no lost wakeup").
-    fn claim_idle(&self, claimed: i64, unclaimed: impl Fn(Word) -> i64) -> bool {
+    fn claim_idle(&self) -> bool {
         let tracked = self.capacity.is_some();
         let old = self.update_word(|w| {
-            if w.idle() > 0 {
-                Word(w.0 - IDLE_ONE).add_balance(if tracked { claimed } else { 0 })
-            } else if tracked {
-                w.add_balance(unclaimed(w))
-            } else {
+            if w.idle() == 0 {
                 w
+            } else if tracked {
+                Word(w.0 - IDLE_ONE).commit_one()
+            } else {
+                Word(w.0 - IDLE_ONE)
             }
         });
         old.idle() > 0
     }
 
-    /// Pops a parked worker for a claim just made in the word and unparks it.
+    /// The word after a put's admission that claims an idle worker for its job: `idle -= 1`,
+    /// and, when tracked, the job is queued (+1) and the claim commits an entry.
+    fn claimed_for_a_job(&self, w: Word) -> Word {
+        let w = Word(w.0 - IDLE_ONE);
+        if self.capacity.is_some() {
+            w.add_balance(1).commit_one()
+        } else {
+            w
+        }
+    }
+
+    /// Pops a parked worker for a claim just made in the word (for a job, or with
+    /// [`Shared::wake_one_for`] for a stop) and unparks it.
     fn wake_one(&self) {
+        self.wake_one_for(CLAIMED_FOR_JOB);
+    }
+
+    /// [`Shared::wake_one`], telling the worker what its claim was made for.
+    fn wake_one_for(&self, kind: u8) {
         let parked = {
             let mut sl = lock(&self.sleep);
             let p = sl.parked.pop();
             // Under the lock, so "in `parked`" and "not `claimed`" change together.
             if let Some(p) = &p {
-                p.slot.claimed.store(true, Ordering::Release);
+                p.slot.claimed.store(kind, Ordering::Release);
             }
             p
         };
@@ -297,28 +352,27 @@ impl Shared {
         self.num_live.store(st.num_live, Ordering::Release);
     }
 
-    /// Moves the balance by `delta` (see [`word`]), when it is tracked; a put waiting for room
-    /// is told when it goes down. The caller must not hold the state lock.
-    fn settle(&self, delta: i64) {
-        if let Some(old) = self.move_balance(delta) {
+    /// Applies `f` (a step of the balance and front stops, see [`word`]) when they are tracked;
+    /// a put waiting for room is told when the backlog went down. The caller must not hold the
+    /// state lock.
+    fn settle(&self, f: impl Fn(Word) -> Word) {
+        if let Some(old) = self.move_balance(f) {
             self.room_changed(old);
         }
     }
 
     /// [`Shared::settle`] for a caller holding the state lock.
-    fn settle_locked(&self, st: &State, delta: i64) {
-        if self.move_balance(delta).is_some() {
+    fn settle_locked(&self, st: &State, f: impl Fn(Word) -> Word) {
+        if self.move_balance(f).is_some() {
             self.room_changed_locked(st);
         }
     }
 
-    /// Moves the balance; the old word when it went down (room may have appeared).
-    fn move_balance(&self, delta: i64) -> Option<Word> {
-        if self.capacity.is_none() || delta == 0 {
-            return None;
-        }
-        let old = self.update_word(|w| w.add_balance(delta));
-        (delta < 0).then_some(old)
+    /// Applies `f` when tracked; the old word when the backlog went down.
+    fn move_balance(&self, f: impl Fn(Word) -> Word) -> Option<Word> {
+        self.capacity?;
+        let old = self.update_word(&f);
+        (f(old).backlog() < old.backlog()).then_some(old)
     }
 
     /// Counts a new worker; the caller spawns its thread after unlocking, then `sync_at_max`.
@@ -330,7 +384,7 @@ impl Shared {
         st.next_worker += 1;
         let slot = Arc::new(WorkerSlot {
             id,
-            claimed: AtomicBool::new(false),
+            claimed: AtomicU8::new(UNCLAIMED),
             tally: CachePadded::new(Tally::default()),
         });
         st.workers.push(Arc::clone(&slot));
@@ -379,6 +433,7 @@ impl Shared {
         sink: &DynArc<dyn CancelSink>,
         claimed: Claimed,
         holds: u64,
+        locked: Option<&State>,
     ) -> Result<JobId, PutError<Job>> {
         let mut refused = None;
         let mut dead = false;
@@ -409,7 +464,10 @@ impl Shared {
         if refused.is_some() || dead {
             // No entry after all: the unit of balance (or the claim) the admission counted on
             // one is taken back.
-            sh.settle(-1);
+            match locked {
+                Some(st) => sh.settle_locked(st, |w| w.add_balance(-1)),
+                None => sh.settle(|w| w.add_balance(-1)),
+            }
         }
         if let Some(job) = refused {
             sh.rejected.fetch_add(1, Ordering::AcqRel);
@@ -419,19 +477,28 @@ impl Shared {
             sh.cancelled.fetch_add(1, Ordering::AcqRel);
             return Ok(id);
         }
-        if behind_a_new_stop {
+        if locked.is_some() {
+            // Admission and reservation under the state lock: no stop, bound or worker count
+            // changed in between, and no worker can have gone idle unseen (the late claim
+            // below still applies, for a worker registering without the lock).
+        } else if behind_a_new_stop {
             // Admission, taken again now (after the stop), may say spawn.
             Shared::respawn_cold(sh);
-        } else if claimed == Claimed::No {
-            // Pairs with the idle registration of a worker (README, "no lost wakeup"): one of the
-            // two read-modify-writes of the word comes second and sees the other's side.
+            return Ok(id);
+        }
+        if claimed == Claimed::No {
+            // Pairs with the idle registration of a worker (README, "no lost wakeup"): both are
+            // read-modify-writes of the word, after each side's own publication (our
+            // reservation; its place in `parked`). One of the two comes second in the word's
+            // modification order and sees the other's side. (A load would not do: that is the
+            // store-load pattern, and loom finds the lost wakeup.)
             let w = Word(sh.word.fetch_add(0, Ordering::AcqRel));
             if w.idle() > 0 && !w.stopped() {
                 // A worker went idle after our admission: claim it for our job (a new claim).
-                if sh.claim_idle(-1, |_| 0) {
+                if sh.claim_idle() {
                     sh.wake_one();
                 }
-            } else if w.phase() == RUNNING && !w.at_max() {
+            } else if locked.is_none() && w.phase() == RUNNING && !w.at_max() {
                 // We queued as if at max (or before `start`), but the staying workers dropped
                 // below max meanwhile (a shrink, an idle timeout, a start that did not count our
                 // job): the job may have nobody to take it. Admission now says spawn.
@@ -453,7 +520,7 @@ impl Shared {
         }
         if w.idle() > 0 {
             drop(st);
-            if sh.claim_idle(-1, |_| 0) {
+            if sh.claim_idle() {
                 sh.wake_one();
             }
             return;
@@ -463,8 +530,8 @@ impl Shared {
         }
         let slot = sh.reserve_worker(&mut st);
         sh.sync_at_max(&st);
-        // The job now has a starting worker committed to it.
-        sh.settle_locked(&st, -1);
+        // A new claim: it commits the first uncommitted entry.
+        sh.settle_locked(&st, Word::commit_one);
         drop(st);
         Shared::spawn_workers(sh, vec![slot]);
     }
@@ -479,20 +546,21 @@ impl Shared {
         }
         let token = park::pair();
         // A new worker is committed to the head, like one a claim woke.
-        let mut claimed = true;
+        let mut held = Held::ForJob;
         let reason = loop {
-            match sh.take(me, claimed) {
+            match sh.take(me, held) {
                 Take::Job(id, job) => {
-                    claimed = false;
+                    held = Held::No;
                     sh.run_one(me, id, job);
                 }
                 Take::Stop(Replacement(replacement)) => {
                     Shared::spawn_workers(sh, replacement.into_iter().collect());
                     break ExitReason::Sentinel;
                 }
-                Take::Empty => match sh.idle(me, &token) {
-                    Idle::Work => claimed = false,
-                    Idle::Claimed => claimed = true,
+                Take::Empty => match sh.idle(me, &token, held) {
+                    Idle::Spun => {}
+                    Idle::Work => held = Held::No,
+                    Idle::Claimed(kind) => held = kind,
                     Idle::TimedOut => break ExitReason::IdleTimeout,
                 },
             }
@@ -523,68 +591,83 @@ impl Shared {
         }
     }
 
-    /// Takes the next item. `claimed`: this worker holds a claim (it was woken for an item, or
-    /// just started), which its first item (or an empty queue) settles (see [`word`]).
-    fn take(&self, me: &WorkerSlot, claimed: bool) -> Take {
-        loop {
+    /// Whether events must come out in the order of the changes they report: when someone
+    /// listens (an event listener, or a `tracing` subscriber for target `pool`). Then a worker's
+    /// take and its event, and its registration as idle and `WorkerParked`, happen under the
+    /// state lock, as in the classic pool; without a listener nothing is ordered or locked.
+    fn ordered(&self) -> bool {
+        self.cfg.has_listener()
+    }
+
+    /// Takes the next item and emits its event (`JobStarted`, or `SentinelTaken` for a stop).
+    /// `claimed`: this worker holds a claim (it was woken for an item, or just started), which
+    /// its first item settles (see [`word`]).
+    fn take(&self, me: &WorkerSlot, held: Held) -> Take {
+        let mut guard = self.ordered().then(|| lock(&self.state));
+        let mut skipped = Vec::new();
+        let taken = loop {
             match self.queue.pop(true) {
                 Pop::Item(_, None) => {
                     self.num_dead.fetch_sub(1, Ordering::AcqRel);
                 }
                 Pop::Item(pos, Some(job)) => {
                     if !job.claim() {
-                        // Cancelled while queued: its handle's sink counted it. Skip it (a
-                        // panicking drop of its closure is caught, like any user code).
+                        // Cancelled while queued: its handle's sink counted it. Skip it.
                         self.num_dead.fetch_sub(1, Ordering::AcqRel);
-                        if catch(move || drop(job)).is_err() {
-                            Tally::bump(&me.tally.hook_panics, 1);
-                        }
+                        skipped.push(job);
                         continue;
                     }
-                    if !claimed {
-                        self.settle(-1);
+                    if !held.any() {
+                        // Without a claim of our own, the entry we removed moves a claim on.
+                        match &guard {
+                            Some(st) => self.settle_locked(st, Word::commit_one),
+                            None => self.settle(Word::commit_one),
+                        }
                     }
-                    return Take::Job(JobId(pos), job);
+                    let id = JobId(pos);
+                    self.emit_by(
+                        me,
+                        Event::JobStarted {
+                            job: id,
+                            worker: me.id,
+                        },
+                    );
+                    break Take::Job(id, job);
                 }
-                Pop::Empty => {
-                    if claimed {
-                        // The claim found nothing (its item was taken by a busy worker).
-                        self.settle(1);
-                    }
-                    return Take::Empty;
-                }
+                // A claim we hold is kept while we spin: we are still looking at the queue, like
+                // a starting or woken worker in the classic pool. It is given up when we park.
+                Pop::Empty => break Take::Empty,
                 Pop::StopDue => {
-                    if let Some(replacement) = self.take_stop(me, claimed) {
-                        return Take::Stop(replacement);
+                    let st = guard.get_or_insert_with(|| lock(&self.state));
+                    if let Some(replacement) = self.take_stop(st, me, held) {
+                        break Take::Stop(replacement);
                     }
                 }
             }
+        };
+        drop(guard);
+        // Dropped unlocked; a panicking drop of a closure is caught, like any user code.
+        for job in skipped {
+            if catch(move || drop(job)).is_err() {
+                Tally::bump(&me.tally.hook_panics, 1);
+            }
         }
+        taken
     }
 
-    /// Takes the due stop, if another worker has not taken it first.
-    fn take_stop(&self, me: &WorkerSlot, claimed: bool) -> Option<Replacement> {
-        let mut st = lock(&self.state);
+    /// Takes the due stop, if another worker has not taken it first (under the state lock,
+    /// which `st` holds).
+    fn take_stop(&self, st: &mut State, me: &WorkerSlot, held: Held) -> Option<Replacement> {
         let head = self.queue.span().0;
         if st.stops.front().is_none_or(|&at| at > head) {
             return None;
         }
         st.stops.pop_front();
-        if !claimed && self.capacity.is_some() {
-            // An unclaimed removal of a committed entry, when claims are in excess. (With a
-            // non-negative balance it is taken to be uncommitted: the word does not say.)
-            self.update_word(|w| {
-                if w.balance() < 0 {
-                    w.add_balance(-1)
-                } else {
-                    w
-                }
-            });
-        }
+        self.settle_locked(st, |w| w.stop_taken(held.any(), held == Held::ForStop));
         self.queue
             .set_stop_at(st.stops.front().copied().unwrap_or(u64::MAX));
         st.num_live -= 1;
-        self.sync_at_max(&st);
+        self.sync_at_max(st);
         self.emit_by(me, Event::SentinelTaken { worker: me.id });
         // We leave; what is queued behind the stop must still have a worker coming. The classic
         // pool gets this for free (a worker never looks idle while an item is queued); here a
@@ -593,30 +676,29 @@ impl Shared {
         let mut replacement = None;
         let (head, tail) = self.queue.span();
         // Positions at or past `closed_at` are refused puts' dead slots: no work.
-        if head < tail.min(self.queue.closed_at()) {
-            if self.claim_idle(0, |_| 0) {
+        let end = tail.min(self.queue.closed_at());
+        if head < end {
+            // Workers that will still be there for the last queued position: the live ones
+            // minus those a stop ahead of it is waiting for.
+            let leaving = st.stops.iter().filter(|&&at| at < end).count();
+            if self.claim_idle() {
                 self.wake_one();
-            } else if st.staying() == 0 && !st.at_max() {
-                let slot = self.reserve_worker(&mut st);
+            } else if st.num_live <= leaving && !st.at_max() {
+                let slot = self.reserve_worker(st);
+                self.settle_locked(st, Word::commit_one);
                 if self.word().phase() == STOPPING {
                     // It must leave too, after the queued work.
-                    self.push_stops(&mut st, 1);
+                    self.push_stops(st, 1);
                 }
-                self.sync_at_max(&st);
+                self.sync_at_max(st);
                 replacement = Some(slot);
             }
         }
         Some(Replacement(replacement))
     }
 
+    /// Runs a job `take` gave us (its `JobStarted` is out) and reports how it ended.
     fn run_one(&self, me: &WorkerSlot, id: JobId, job: Job) {
-        self.emit_by(
-            me,
-            Event::JobStarted {
-                job: id,
-                worker: me.id,
-            },
-        );
         let (panicked, hook_panics) = self.cfg.run_job(id, job);
         let t = &me.tally;
         if hook_panics > 0 {
@@ -645,23 +727,44 @@ impl Shared {
 
     /// The queue looked empty: spin a little, then park until claimed (or the keep-alive runs
     /// out above `min`).
-    fn idle(&self, me: &Arc<WorkerSlot>, (parker, unparker): &(Parker, Unparker)) -> Idle {
+    fn idle(
+        &self,
+        me: &Arc<WorkerSlot>,
+        (parker, unparker): &(Parker, Unparker),
+        held: Held,
+    ) -> Idle {
         if spin_until(WORKER_SPIN, || self.queue.has_work()) {
-            return Idle::Work;
+            return Idle::Spun;
         }
+        // Parking gives up the claim we held (it found the queue empty: an excess claim).
+        let give_up = if held.any() && self.capacity.is_some() {
+            Word(0).add_balance(1).0
+        } else {
+            0
+        };
+        // With a listener, registering, re-checking and the event happen under the state lock,
+        // so `WorkerParked` is ordered with the other workers' takes (see `Shared::ordered`).
+        let ordered = self.ordered().then(|| lock(&self.state));
         // Register as idle: in the parked list first, then in the word (see `Sleep::parked`).
         let before = {
             let mut sl = lock(&self.sleep);
-            me.claimed.store(false, Ordering::Relaxed);
+            me.claimed.store(UNCLAIMED, Ordering::Relaxed);
             sl.parked.push(Parked {
                 slot: Arc::clone(me),
                 unparker: unparker.clone(),
             });
-            Word(self.word.fetch_add(IDLE_ONE, Ordering::AcqRel))
+            // Pairs with a put's read-modify-write after its push: see `enqueue`.
+            Word(
+                self.word
+                    .fetch_add(IDLE_ONE.wrapping_add(give_up), Ordering::AcqRel),
+            )
         };
         debug_assert!(before.idle() < MAX_WORKERS, "idle fits its bits");
         // A put waiting for room may now claim us.
-        self.room_changed(before);
+        match &ordered {
+            Some(st) => self.room_changed_locked(st),
+            None => self.room_changed(before),
+        }
         // Re-check after registering (README, "no lost wakeup"): a put that queued before our
         // registration, and saw no idle worker, is visible now.
         if self.queue.has_work() && self.leave_idle(me) {
@@ -671,25 +774,37 @@ impl Shared {
         // event counts toward it.
         let since = self.cfg.clock.now();
         self.emit_by(me, Event::WorkerParked { worker: me.id });
+        drop(ordered);
+        // The keep-alive ran out but leaving was refused (at `min`, or a claim is owed to us):
+        // wait for a wakeup (a claim, a clock step, a resize) instead of spinning on the deadline.
+        let mut refused = false;
         loop {
-            if me.claimed.load(Ordering::Acquire) {
-                return Idle::Claimed;
+            if let Some(kind) = me.claim() {
+                return Idle::Claimed(kind);
             }
             let above_min =
                 self.num_live.load(Ordering::Acquire) > self.min.load(Ordering::Acquire);
             let deadline = above_min.then(|| since.saturating_add(self.cfg.keep_alive));
-            match self.cfg.clock.wait_for(deadline) {
+            let wait = match self.cfg.clock.wait_for(deadline) {
+                // A manual clock wakes us when it moves; real time is checked again later.
+                Some(left) if left.is_zero() && refused => {
+                    (!self.cfg.clock.is_manual()).then_some(self.cfg.keep_alive)
+                }
+                wait => wait,
+            };
+            match wait {
                 None => parker.park(),
                 Some(left) if left.is_zero() => {}
                 Some(left) => parker.park_timeout(left),
             }
-            if me.claimed.load(Ordering::Acquire) {
-                return Idle::Claimed;
+            if let Some(kind) = me.claim() {
+                return Idle::Claimed(kind);
             }
             let expired = deadline.is_some_and(|d| self.cfg.clock.now() >= d);
             if expired && self.time_out(me) {
                 return Idle::TimedOut;
             }
+            refused = expired;
         }
     }
 
@@ -704,7 +819,7 @@ impl Shared {
     fn leave_idle_with(&self, me: &Arc<WorkerSlot>, also: impl Fn(Word) -> Word) -> bool {
         let mut sl = lock(&self.sleep);
         // Not claimed (read under the lock) means still in `parked`.
-        if me.claimed.load(Ordering::Acquire) {
+        if me.claimed.load(Ordering::Acquire) != UNCLAIMED {
             return false;
         }
         let old = self.update_word(|w| {
@@ -747,27 +862,34 @@ impl Shared {
         if k == 0 {
             return;
         }
-        // First, in one step on the word: the workers these stops wait for no longer count
-        // toward `max`, and the stops claim idle workers. Both before the stops exist, so a put
-        // deciding meanwhile either sees them (and spawns) or decided before: then, should its
-        // job land behind the stops, it notices after its push (`Shared::respawn_cold`).
+        // With the tail held (no put reserves a position meanwhile), in one step on the word:
+        // the workers these stops wait for no longer count toward `max`, and the stops claim
+        // idle workers; then the stops get their boundary. A put that read the word before this
+        // step and reserves after the hold is behind the stops and sees `holds` moved (bumped
+        // after this closure), so it takes admission again (`Shared::respawn_cold`); one that
+        // read the word after it reserves after the hold too. Either way its decision and its
+        // position agree on whether the stops came first.
         let staying = st.num_live.saturating_sub(st.stops.len() + k);
         let at_max = st.num_live >= MAX_WORKERS || st.max.is_some_and(|m| staying >= m);
         let claims = |w: Word| k.min(w.idle());
         let tracked = self.capacity.is_some();
-        let old = self.update_word(|w| {
-            let c = claims(w);
-            let mut new = Word(w.0 - c as u64 * IDLE_ONE).with_at_max(at_max);
-            if tracked && new.balance() < 0 {
-                // Unclaimed, a stop is an entry some excess claim is committed to (see `word`).
-                new = new.add_balance((k - c).min(new.balance().unsigned_abs() as usize) as i64);
-            }
-            new
-        });
-        self.queue.hold_tail(|at| {
+        let old = self.queue.hold_tail(|at| {
+            let old = self.update_word(|w| {
+                let c = claims(w);
+                let mut new = Word(w.0 - c as u64 * IDLE_ONE).with_at_max(at_max);
+                if tracked {
+                    // The stops are queued, then the claims commit entries (see `word`).
+                    for _ in 0..k {
+                        new = new.stop_queued();
+                    }
+                    new = new.commit(c);
+                }
+                new
+            });
             st.stops.extend(std::iter::repeat_n(at, k));
             self.queue
                 .set_stop_at(*st.stops.front().expect("just pushed"));
+            old
         });
         debug_assert_eq!(st.at_max(), at_max);
         // Then, as a put does after its push: a worker that registered as idle before this
@@ -776,14 +898,14 @@ impl Shared {
         let mut woken = claims(old);
         let mut w = Word(self.word.fetch_add(0, Ordering::AcqRel));
         while woken < k && w.idle() > 0 {
-            if self.claim_idle(-1, |_| 0) {
+            if self.claim_idle() {
                 woken += 1;
             }
             w = self.word();
         }
         // Wake the claimed workers only now that their stops are there.
         for _ in 0..woken {
-            self.wake_one();
+            self.wake_one_for(CLAIMED_FOR_STOP);
         }
     }
 
@@ -953,7 +1075,7 @@ impl CancelSink for Sink {
         // The job stays in the queue as a dead position until a worker (or a drain) skips it.
         sh.num_dead.fetch_add(1, Ordering::AcqRel);
         sh.cancelled.fetch_add(1, Ordering::AcqRel);
-        sh.settle(-1);
+        sh.settle(Word::job_removed);
         sh.emit_other(Event::JobCancelled { job: id });
     }
 }
@@ -1068,24 +1190,34 @@ impl FastPool {
             }
             match policy::admit(load) {
                 Admit::ClaimIdle => {
-                    if sh.cas_word(w, Word(w.0 - IDLE_ONE)).is_ok() {
-                        drop(st);
-                        return Shared::enqueue(sh, job, &self.sink, Claimed::Idle, holds);
+                    if sh.cas_word(w, sh.claimed_for_a_job(w)).is_ok() {
+                        // Reserved under the lock too, so no stop lands between the decision
+                        // and the position.
+                        return Shared::enqueue(
+                            sh,
+                            job,
+                            &self.sink,
+                            Claimed::Idle,
+                            holds,
+                            Some(&st),
+                        );
                     }
                 }
                 Admit::Spawn => {
                     let slot = sh.reserve_worker(&mut st);
                     sh.sync_at_max(&st);
+                    // Our job is queued (+1) and the new worker's claim commits an entry.
+                    sh.settle_locked(&st, |w| w.add_balance(1).commit_one());
+                    let r =
+                        Shared::enqueue(sh, job, &self.sink, Claimed::Spawned, holds, Some(&st));
                     drop(st);
-                    let r = Shared::enqueue(sh, job, &self.sink, Claimed::Spawned, holds);
                     Shared::spawn_workers(sh, vec![slot]);
                     return r;
                 }
                 Admit::Enqueue => {
                     let step = i64::from(sh.capacity.is_some());
                     if sh.cas_word(w, w.add_balance(step)).is_ok() {
-                        drop(st);
-                        return Shared::enqueue(sh, job, &self.sink, Claimed::No, holds);
+                        return Shared::enqueue(sh, job, &self.sink, Claimed::No, holds, Some(&st));
                     }
                 }
                 Admit::Full => match deadline {
@@ -1150,8 +1282,8 @@ impl FastPool {
                 // The eviction (-1) and the new job (+1) leave the balance as it is, so no put
                 // sees room in between.
                 let holds = sh.queue.holds();
+                let r = Shared::enqueue(sh, job, &self.sink, Claimed::No, holds, Some(&st));
                 drop(st);
-                let r = Shared::enqueue(sh, job, &self.sink, Claimed::No, holds);
                 let handler = DynArc::clone(handler);
                 if catch(move || handler(evicted)).is_err() {
                     Tally::bump_shared(&sh.others.hook_panics);
@@ -1178,14 +1310,13 @@ impl Pool for FastPool {
         let queued = sh.stats(&st).queued;
         let n = policy::start_count(st.min, st.max, queued).min(MAX_WORKERS);
         let slots: Vec<_> = (0..n).map(|_| sh.reserve_worker(&mut st)).collect();
-        // Every new worker is committed to an item (the classic pool's `num_spawning`).
+        // Every new worker holds a claim: it commits an entry (the classic pool's `num_spawning`).
         let at_max = st.at_max();
-        let step = if sh.capacity.is_some() {
-            -(n as i64)
-        } else {
-            0
-        };
-        sh.update_word(|w| w.with_phase(RUNNING).with_at_max(at_max).add_balance(step));
+        let tracked = sh.capacity.is_some();
+        sh.update_word(|w| {
+            let w = w.with_phase(RUNNING).with_at_max(at_max);
+            if tracked { w.commit(n) } else { w }
+        });
         drop(st);
         Shared::spawn_workers(sh, slots);
         Ok(n)
@@ -1202,15 +1333,19 @@ impl Pool for FastPool {
                 return Err(PutError::ShutDown(job));
             }
             match policy::admit(w.load(sh.capacity)) {
-                Admit::ClaimIdle => match sh.cas_word(w, Word(w.0 - IDLE_ONE)) {
-                    Ok(()) => return Shared::enqueue(sh, job, &self.sink, Claimed::Idle, holds),
+                Admit::ClaimIdle => match sh.cas_word(w, sh.claimed_for_a_job(w)) {
+                    Ok(()) => {
+                        return Shared::enqueue(sh, job, &self.sink, Claimed::Idle, holds, None);
+                    }
                     Err(now) => w = now,
                 },
                 Admit::Enqueue if sh.capacity.is_none() => {
-                    return Shared::enqueue(sh, job, &self.sink, Claimed::No, holds);
+                    return Shared::enqueue(sh, job, &self.sink, Claimed::No, holds, None);
                 }
                 Admit::Enqueue => match sh.cas_word(w, w.add_balance(1)) {
-                    Ok(()) => return Shared::enqueue(sh, job, &self.sink, Claimed::No, holds),
+                    Ok(()) => {
+                        return Shared::enqueue(sh, job, &self.sink, Claimed::No, holds, None);
+                    }
                     Err(now) => w = now,
                 },
                 Admit::Spawn | Admit::Full => return self.put_cold(job, admission),
@@ -1227,7 +1362,7 @@ impl Pool for FastPool {
         let k = policy::grow_count(n, st.num_live, Some(st.cap()));
         let slots: Vec<_> = (0..k).map(|_| sh.reserve_worker(&mut st)).collect();
         sh.sync_at_max(&st);
-        sh.settle_locked(&st, -(k as i64));
+        sh.settle_locked(&st, |w| w.commit(k));
         drop(st);
         Shared::spawn_workers(sh, slots);
         k
@@ -1256,7 +1391,7 @@ impl Pool for FastPool {
             let k = policy::refill_count(min, st.num_live, st.stops.len())
                 .min(MAX_WORKERS.saturating_sub(st.num_live));
             slots = (0..k).map(|_| sh.reserve_worker(&mut st)).collect();
-            sh.settle_locked(&st, -(k as i64));
+            sh.settle_locked(&st, |w| w.commit(k));
             let over = max.map_or(0, |m| st.staying().saturating_sub(m));
             sh.push_stops(&mut st, over);
             sh.sync_at_max(&st);

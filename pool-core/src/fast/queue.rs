@@ -40,7 +40,7 @@ const DESTROY: usize = 4;
 
 /// Slots per block. Small under loom and in unit tests, so they cross block boundaries often.
 #[cfg(not(any(loom, test)))]
-const BLOCK_CAP: usize = 63;
+const BLOCK_CAP: usize = 255;
 #[cfg(any(loom, test))]
 const BLOCK_CAP: usize = 2;
 /// Indices per block: one more than the slots; the extra one means "the next block is being
@@ -63,7 +63,9 @@ fn dense(index: u64) -> u64 {
     (i / LAP) * BLOCK_CAP as u64 + (i % LAP).min(BLOCK_CAP as u64)
 }
 
-/// One queue position.
+/// One queue position: a cache line (the state word and a seven-word job), so the producer
+/// writing one position and a consumer reading the one before do not share a line.
+#[repr(align(64))]
 struct Slot {
     /// What the producer wrote: a job, or `None` for a dead position. Initialised iff WRITE is
     /// set and READ is not (the reader moves it out before setting READ).
@@ -73,6 +75,7 @@ struct Slot {
 }
 
 impl Slot {
+    #[cfg(loom)]
     fn new() -> Slot {
         Slot {
             item: UnsafeCell::new(MaybeUninit::uninit()),
@@ -96,11 +99,35 @@ struct Block {
 }
 
 impl Block {
+    /// A fresh block, allocated zeroed in place (it is too big to build on the stack and copy).
+    #[cfg(not(loom))]
+    fn new() -> Box<Block> {
+        let layout = std::alloc::Layout::new::<Block>();
+        // SAFETY: `Block` is not zero-sized (it has an atomic pointer).
+        let p = unsafe { std::alloc::alloc_zeroed(layout) };
+        if p.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        // SAFETY: all zeroes is a valid `Block`: a null `next`, slot states 0 (nothing written),
+        // and items that are `MaybeUninit` (any bytes). The allocation has `Block`'s layout.
+        unsafe { Box::from_raw(p.cast::<Block>()) }
+    }
+
+    /// Under loom the atomics are loom's, which must be constructed.
+    #[cfg(loom)]
     fn new() -> Box<Block> {
         Box::new(Block {
             next: AtomicPtr::new(ptr::null_mut()),
             slots: std::array::from_fn(|_| Slot::new()),
         })
+    }
+
+    /// Makes a recycled block fresh again. The caller owns it exclusively.
+    fn reset(&self) {
+        self.next.store(ptr::null_mut(), Ordering::Relaxed);
+        for slot in &self.slots {
+            slot.state.store(0, Ordering::Relaxed);
+        }
     }
 
     /// Waits until the next block is linked.
@@ -114,14 +141,14 @@ impl Block {
         }
     }
 
-    /// Frees the block once every slot from `start` on has been read: marks the first slot still
-    /// being read with DESTROY (its reader then calls this again from the slot after it), or frees
-    /// the block when there is none.
+    /// Retires the block once every slot from `start` on has been read: marks the first slot
+    /// still being read with DESTROY (its reader then calls this again from the slot after it),
+    /// or, when there is none, hands the block to `spares` (or frees it).
     ///
     /// # Safety
     /// `this` is a live block whose slots before `start`, and its last slot, have been read, and
     /// no thread will use it again except the readers of its unread slots.
-    unsafe fn destroy(this: *mut Block, start: usize) {
+    unsafe fn destroy(this: *mut Block, start: usize, spares: &Spares) {
         // The last slot need not be marked: its reader is the one that started the destruction.
         for i in start..BLOCK_CAP - 1 {
             // SAFETY: the block is live until this function frees it (caller's contract).
@@ -135,7 +162,68 @@ impl Block {
         }
         // SAFETY: every slot has been read and nobody else holds the block (caller's contract);
         // it was allocated by `Block::new`.
-        drop(unsafe { Box::from_raw(this) });
+        spares.put(unsafe { Box::from_raw(this) });
+    }
+}
+
+/// How many retired blocks a queue keeps for reuse.
+const SPARES: usize = 4;
+
+/// Retired blocks kept for reuse, so a queue in steady state neither allocates nor frees (a
+/// block freed on a worker's thread and allocated on the submitter's costs the allocator a
+/// cross-thread free, and its arena lock). Each entry holds at most one block, moved in and out
+/// with a single compare-exchange or swap, so a block is owned by exactly one party: an entry,
+/// or whoever took it.
+struct Spares([AtomicPtr<Block>; SPARES]);
+
+impl Spares {
+    fn new() -> Spares {
+        Spares(std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())))
+    }
+
+    /// A fresh block: a spare, reset, or a new one.
+    fn take(&self) -> Box<Block> {
+        for entry in &self.0 {
+            if entry.load(Ordering::Relaxed).is_null() {
+                continue;
+            }
+            let p = entry.swap(ptr::null_mut(), Ordering::Acquire);
+            if !p.is_null() {
+                // SAFETY: the swap moved the block out of the entry, so we own it; it came from
+                // `Box::into_raw` in `put`.
+                let block = unsafe { Box::from_raw(p) };
+                block.reset();
+                return block;
+            }
+        }
+        Block::new()
+    }
+
+    /// Keeps `block` for reuse if an entry is free, else frees it.
+    fn put(&self, block: Box<Block>) {
+        let p = Box::into_raw(block);
+        for entry in &self.0 {
+            if entry
+                .compare_exchange(ptr::null_mut(), p, Ordering::Release, Ordering::Relaxed)
+                .is_ok()
+            {
+                return;
+            }
+        }
+        // SAFETY: no entry took it, so it is still ours; it came from `Box::into_raw` above.
+        drop(unsafe { Box::from_raw(p) });
+    }
+}
+
+impl Drop for Spares {
+    fn drop(&mut self) {
+        for entry in &self.0 {
+            let p = entry.swap(ptr::null_mut(), Ordering::Acquire);
+            if !p.is_null() {
+                // SAFETY: `&mut self`: the entry's block is owned by the entry alone.
+                drop(unsafe { Box::from_raw(p) });
+            }
+        }
     }
 }
 
@@ -172,6 +260,8 @@ pub(crate) struct JobQueue {
     /// How many times the tail has been held. A put that reads it before deciding and again
     /// after reserving its position knows whether a stop was registered in between.
     holds: AtomicU64,
+    /// Retired blocks for reuse.
+    spares: Spares,
 }
 
 impl JobQueue {
@@ -189,6 +279,7 @@ impl JobQueue {
             stop_at: CachePadded::new(AtomicU64::new(u64::MAX)),
             closed_at: AtomicU64::new(u64::MAX),
             holds: AtomicU64::new(0),
+            spares: Spares::new(),
         }
     }
 
@@ -210,7 +301,7 @@ impl JobQueue {
             }
             // Allocate the next block before reserving the last slot, so the others wait less.
             if offset + 1 == BLOCK_CAP && next_block.is_none() {
-                next_block = Some(Block::new());
+                next_block = Some(self.spares.take());
             }
             match self.tail.index.compare_exchange_weak(
                 tail,
@@ -237,6 +328,10 @@ impl JobQueue {
                 }
             }
         };
+        if let Some(unused) = next_block {
+            // Lost the race for the block's last slot: someone else links the next block.
+            self.spares.put(unused);
+        }
         let value = item(pos);
         // SAFETY: we reserved this slot, so the block is live (see above) and nobody else writes
         // the slot; its reader waits for WRITE, which we set after writing.
@@ -306,7 +401,7 @@ impl JobQueue {
                     }
                     // SAFETY: we reserved this slot (the head CAS), so it is ours to read and the
                     // block stays live until we set READ.
-                    let item = unsafe { Self::read(block, offset) };
+                    let item = unsafe { self.read(block, offset) };
                     return Pop::Item(dense(head), item);
                 }
                 Err(h) => {
@@ -321,7 +416,7 @@ impl JobQueue {
     ///
     /// # Safety
     /// The caller reserved slot `offset` of the live block `block` for reading, and reads it once.
-    unsafe fn read(block: *mut Block, offset: usize) -> Option<Job> {
+    unsafe fn read(&self, block: *mut Block, offset: usize) -> Option<Job> {
         // SAFETY: the block is live while our slot is unread (caller's contract).
         let slot = unsafe { &(*block).slots[offset] };
         slot.wait_write();
@@ -330,10 +425,10 @@ impl JobQueue {
         let item = slot.item.with(|p| unsafe { (*p).assume_init_read() });
         if offset + 1 == BLOCK_CAP {
             // SAFETY: the last slot starts the destruction; the contract of `destroy` holds.
-            unsafe { Block::destroy(block, 0) };
+            unsafe { Block::destroy(block, 0, &self.spares) };
         } else if slot.state.fetch_or(READ, Ordering::AcqRel) & DESTROY != 0 {
             // SAFETY: a destroyer left the rest to us: the slots before ours have been read.
-            unsafe { Block::destroy(block, offset + 1) };
+            unsafe { Block::destroy(block, offset + 1, &self.spares) };
         }
         item
     }
@@ -347,8 +442,10 @@ impl JobQueue {
     pub(crate) fn hold_tail<R>(&self, f: impl FnOnce(u64) -> R) -> R {
         let tail = self.tail.index.fetch_or(HOLD, Ordering::AcqRel);
         debug_assert!(tail & HOLD == 0, "only one thread holds the tail");
-        self.holds.fetch_add(1, Ordering::AcqRel);
         let r = f(dense(tail));
+        // After `f`: a put that read `holds` before this and the pool's word after what `f`
+        // stored there would be inconsistent otherwise (see `Shared::push_stops`).
+        self.holds.fetch_add(1, Ordering::AcqRel);
         self.tail.index.fetch_and(!HOLD, Ordering::AcqRel);
         r
     }
@@ -438,7 +535,6 @@ unsafe impl Sync for JobQueue {}
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use crate::JobId;
     use std::sync::Arc;
 
     fn job(n: u64, log: &Arc<std::sync::Mutex<Vec<u64>>>) -> Job {
@@ -540,7 +636,8 @@ mod tests {
                 std::thread::spawn(move || {
                     let mut mine = Vec::new();
                     for i in 0..PER {
-                        let pos = q.push_with(|_| Some(Job::new(move || drop((p, i)))));
+                        let pos =
+                            q.push_with(|_| Some(Job::new(move || assert!(p < 2 && i < PER))));
                         mine.push(pos);
                     }
                     mine
@@ -582,6 +679,5 @@ mod tests {
         let mut all = seen.lock().unwrap().clone();
         all.sort_unstable();
         assert_eq!(all, (0..2 * PER).collect::<Vec<_>>());
-        let _ = JobId(0);
     }
 }
