@@ -959,9 +959,14 @@ pub fn lifecycle_hooks_run_on_the_worker_threads<P: Pool + 'static>(make: Make<P
 }
 
 pub fn stats_display_like_dump_stats<P: Pool + 'static>(make: Make<P>) {
-    let pool = make(Builder::new().min(1).max(3));
+    let log = EventLog::new();
+    let pool = make(logged(&log).min(1).max(3));
     pool.start().unwrap();
-    pool.submit(|| ()).unwrap().join().unwrap();
+    let h = pool.submit(|| ()).unwrap();
+    let id = h.id();
+    h.join().unwrap();
+    // Counters may lag `join` by the worker's bookkeeping: wait for the event that reports it.
+    wait1(&log, finished(id));
     let text = pool.stats().to_string();
     for needle in [
         "workers:",
