@@ -120,7 +120,7 @@ pub(crate) fn spin_loop() {
 #[cfg(not(loom))]
 pub(crate) fn spin_until(budget: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
     /// Polls with only CPU hints between them before time is read or the CPU is yielded.
-    const HOT_POLLS: u32 = 64;
+    const HOT_POLLS: u32 = 16;
     if done() {
         return true;
     }
@@ -128,7 +128,7 @@ pub(crate) fn spin_until(budget: std::time::Duration, mut done: impl FnMut() -> 
     let mut polls = 0u32;
     loop {
         if polls < HOT_POLLS {
-            for _ in 0..(1u32 << (polls / 8).min(5)) {
+            for _ in 0..(1u32 << (polls / 4).min(3)) {
                 std::hint::spin_loop();
             }
         } else {

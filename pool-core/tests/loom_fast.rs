@@ -277,3 +277,29 @@ fn a_put_racing_an_idle_timeout_is_run_by_exactly_one_worker() {
         assert!(pool.stats().peak_workers <= 1, "never above max");
     });
 }
+
+/// A put racing `start` on a pool with `min(0)`: `start` either counts the queued job (and
+/// spawns a worker for it) or has started before the put decides (and the put spawns one); the
+/// job runs once, and never more than `max` workers exist.
+#[test]
+fn a_put_racing_start_is_counted_by_start_or_spawns_its_own_worker() {
+    loom::model(|| {
+        let pool = Arc::new(fast(Builder::new().min(0).max(1)));
+        let ran = Arc::new(AtomicUsize::new(0));
+        let (p, r) = (pool.clone(), ran.clone());
+        let submitter = thread::spawn(move || {
+            p.execute(move || {
+                r.fetch_add(1, SeqCst);
+            })
+            .unwrap();
+        });
+        let_others_run();
+        assert!(pool.start().unwrap() <= 1);
+        submitter.join().unwrap();
+        let report = pool.stop(Duration::from_secs(1));
+        assert!(report.is_clean());
+        assert_eq!(ran.load(SeqCst), 1);
+        assert_eq!(report.completed, 1);
+        assert!(pool.stats().peak_workers <= 1, "never above max");
+    });
+}

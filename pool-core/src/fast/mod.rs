@@ -37,7 +37,7 @@ use crate::job::{CancelSink, Job, JobId, catch};
 use crate::policy::{self, Admit};
 use crate::pool::{Admission, Pool};
 use crate::stats::{Stats, StopReport};
-use crate::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering, fence};
 use crate::sync::park::{self, Parker, Unparker};
 use crate::sync::thread::{self, ThreadId};
 use crate::sync::{Arc, Condvar, DynArc, Mutex, MutexGuard, lock, spin_until, wait, wait_timeout};
@@ -487,21 +487,29 @@ impl Shared {
             return Ok(id);
         }
         if claimed == Claimed::No {
-            // Pairs with the idle registration of a worker (README, "no lost wakeup"): both are
-            // read-modify-writes of the word, after each side's own publication (our
-            // reservation; its place in `parked`). One of the two comes second in the word's
-            // modification order and sees the other's side. (A load would not do: that is the
-            // store-load pattern, and loom finds the lost wakeup.)
-            let w = Word(sh.word.fetch_add(0, Ordering::AcqRel));
+            // Pairs with the idle registration of a worker (README, "no lost wakeup"): each side
+            // publishes (our reservation of the tail; its `idle += 1`), then a SeqCst fence, then
+            // reads the other's location. The fences are totally ordered: the side whose fence
+            // comes second sees the other's publication. A fence, not a read-modify-write of the
+            // word, so concurrent submitters do not pass the word's cache line around.
+            fence(Ordering::SeqCst);
+            let mut w = Word(sh.word.load(Ordering::Relaxed));
             if w.idle() > 0 && !w.stopped() {
                 // A worker went idle after our admission: claim it for our job (a new claim).
                 if sh.claim_idle() {
                     sh.wake_one();
+                    return Ok(id);
                 }
-            } else if locked.is_none() && w.phase() == RUNNING && !w.at_max() {
-                // We queued as if at max (or before `start`), but the staying workers dropped
-                // below max meanwhile (a shrink, an idle timeout, a start that did not count our
-                // job): the job may have nobody to take it. Admission now says spawn.
+                // It left idle first: claimed by another put or a stop, or timed out. The
+                // failed claim was a read-modify-write of the word, so this load sees what
+                // that worker's leaving wrote (a time-out clears AT_MAX).
+                w = sh.word();
+            }
+            if w.idle() == 0 && locked.is_none() && w.phase() == RUNNING && !w.at_max() {
+                // We queued as if at max, but the staying workers dropped below max meanwhile
+                // (a shrink, an idle timeout): the job may have nobody to take it. Admission
+                // now says spawn. (A put before `start` queues under the state lock, so `start`
+                // counts it.)
                 Shared::respawn_cold(sh);
             }
         }
@@ -753,13 +761,16 @@ impl Shared {
                 slot: Arc::clone(me),
                 unparker: unparker.clone(),
             });
-            // Pairs with a put's read-modify-write after its push: see `enqueue`.
+            // Pairs with a put's fence after its push: see `enqueue`. A stop's registration
+            // pairs with it as a read-modify-write (see `push_stops`).
             Word(
                 self.word
                     .fetch_add(IDLE_ONE.wrapping_add(give_up), Ordering::AcqRel),
             )
         };
         debug_assert!(before.idle() < MAX_WORKERS, "idle fits its bits");
+        // See `enqueue`: our publication (`idle += 1`), a SeqCst fence, then the re-check below.
+        fence(Ordering::SeqCst);
         // A put waiting for room may now claim us.
         match &ordered {
             Some(st) => self.room_changed_locked(st),
@@ -1328,9 +1339,14 @@ impl Pool for FastPool {
         let holds = sh.queue.holds();
         let mut w = sh.word();
         loop {
-            if w.stopped() {
-                sh.rejected.fetch_add(1, Ordering::AcqRel);
-                return Err(PutError::ShutDown(job));
+            if w.phase() != RUNNING {
+                if w.stopped() {
+                    sh.rejected.fetch_add(1, Ordering::AcqRel);
+                    return Err(PutError::ShutDown(job));
+                }
+                // Not started: queued under the state lock, so `start` (which counts the queue
+                // under it) either counts this job or has started before we decide.
+                return self.put_cold(job, admission);
             }
             match policy::admit(w.load(sh.capacity)) {
                 Admit::ClaimIdle => match sh.cas_word(w, sh.claimed_for_a_job(w)) {
