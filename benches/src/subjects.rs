@@ -17,7 +17,6 @@ pub fn subjects() -> Vec<Factory> {
             about: "pool-core `ClassicPool` (one Mutex, Condvars); W2 joins the `JobHandle`",
             build: |s| started(Builder::new().min(s.min).max(s.max).classic()),
         },
-        #[cfg(feature = "fast")]
         Factory {
             name: "fast",
             kind: Kind::Backend,

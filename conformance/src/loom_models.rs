@@ -55,6 +55,23 @@ fn explore(name: &str, body: impl Fn() + Sync + Send + 'static) {
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
+/// Offers the scheduler a switch right after a spawn. Loom's DPOR weighs a thread's *pending*
+/// operation against past accesses only, so a spawned thread whose first access is a plain load
+/// is never run ahead of a parent that only loads too; yielding makes loom explore those
+/// schedules (without it, some models explore a single interleaving).
+fn let_others_run() {
+    thread::yield_now();
+}
+
+/// Counts its drops (with the closure that owns it).
+struct DropCount(std::sync::Arc<AtomicUsize>);
+
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
 /// A panic the kit provokes, quietly.
 fn boom() {
     kit::kit_panic();
@@ -74,6 +91,7 @@ pub fn stop_never_strands_or_loses_a_racing_put(make: Make) {
             })
             .map_err(|e| e.is_shut_down())
         });
+        let_others_run();
         let report = pool.stop(Duration::MAX);
         let put = put.join().unwrap();
         assert!(report.is_clean(), "stop returned with workers left");
@@ -101,6 +119,7 @@ pub fn shrink_never_strands_a_racing_put(make: Make) {
         let r = std::sync::Arc::clone(&ran);
         let p = Arc::clone(&pool);
         let shrink = thread::spawn(move || p.shrink(1));
+        let_others_run();
         pool.execute(move || {
             r.fetch_add(1, SeqCst);
         })
@@ -122,6 +141,7 @@ pub fn concurrent_shrinks_never_go_below_min(make: Make) {
         assert_eq!(pool.grow(1), 1);
         let p = Arc::clone(&pool);
         let other = thread::spawn(move || p.shrink(1));
+        let_others_run();
         let mine = pool.shrink(1);
         let theirs = other.join().unwrap();
         assert_eq!(
@@ -150,6 +170,7 @@ pub fn concurrent_stops_both_return_after_the_drain(make: Make) {
             let r = p.stop(Duration::MAX);
             (r.is_clean(), r.completed)
         });
+        let_others_run();
         let mine = pool.stop(Duration::MAX);
         let theirs = other.join().unwrap();
         assert_eq!((mine.is_clean(), mine.completed), (true, 1), "first stop");
@@ -175,6 +196,7 @@ pub fn cancel_and_dequeue_exactly_one_wins(make: Make) {
             let won = h.cancel();
             (won, h)
         });
+        let_others_run();
         let (won, h) = canceller.join().unwrap();
         assert!(pool.stop(Duration::MAX).is_clean());
         let ran = ran.load(SeqCst);
@@ -197,6 +219,58 @@ pub fn cancel_and_dequeue_exactly_one_wins(make: Make) {
     });
 }
 
+/// cancel ‖ stop_now: a cancel is atomic with `stop_now` handing the job back. A cancel made
+/// after the stop took effect (the canceller saw a put refused first) finds the job handed back
+/// and cancels it there; either way the job is cancelled or handed back exactly once, and its
+/// closure is dropped exactly once, never run.
+pub fn cancel_racing_stop_now_is_handed_back_or_cancelled_once(make: Make) {
+    explore(
+        "cancel_racing_stop_now_is_handed_back_or_cancelled_once",
+        move || {
+            // Not started: no workers, so the race is the caller's and the canceller's alone.
+            let pool: Arc<Box<dyn Pool>> = Arc::new(make(Builder::new().fixed(1)));
+            let dropped = std::sync::Arc::new(AtomicUsize::new(0));
+            let ran = std::sync::Arc::new(AtomicUsize::new(0));
+            let guard = DropCount(std::sync::Arc::clone(&dropped));
+            let r = std::sync::Arc::clone(&ran);
+            let h = pool
+                .submit(move || {
+                    let _keep = &guard;
+                    r.fetch_add(1, SeqCst);
+                })
+                .unwrap();
+            let p = Arc::clone(&pool);
+            let canceller = thread::spawn(move || {
+                let stopped_first = p.try_put(pool_core::Job::new(|| ())).is_err();
+                (stopped_first, h.cancel(), h)
+            });
+            let_others_run();
+            let report = pool.stop_now();
+            let (stopped_first, won, h) = canceller.join().unwrap();
+            assert!(won, "a job that never started could not be cancelled");
+            // The canceller's own put is handed back too if it came before the stop: the
+            // submitted job is the one its handle cancelled (a plain job cannot be).
+            let handed_back = report.returned.iter().filter(|j| j.is_cancelled()).count();
+            let cancelled = pool.stats().cancelled;
+            assert_eq!(
+                handed_back as u64 + cancelled,
+                1,
+                "handed back {handed_back}, cancelled in the pool {cancelled}"
+            );
+            if stopped_first {
+                assert_eq!(
+                    handed_back, 1,
+                    "cancelled in the queue after the stop took effect"
+                );
+            }
+            drop(report);
+            assert!(matches!(h.join(), Err(JoinError::Cancelled)));
+            assert_eq!(dropped.load(SeqCst), 1, "the closure was dropped once");
+            assert_eq!(ran.load(SeqCst), 0, "a cancelled job ran");
+        },
+    );
+}
+
 /// callback ‖ stop: the callback of a job (for a fire-and-forget job that panics, the panic
 /// handler) runs exactly once, however the job's end races the stop.
 pub fn callback_runs_exactly_once_across_a_stop(make: Make) {
@@ -211,6 +285,7 @@ pub fn callback_runs_exactly_once_across_a_stop(make: Make) {
         pool.execute(boom).unwrap();
         let p = Arc::clone(&pool);
         let stop = thread::spawn(move || p.stop(Duration::MAX).is_clean());
+        let_others_run();
         assert!(stop.join().unwrap());
         assert_eq!(
             handled.load(SeqCst),
@@ -238,6 +313,7 @@ pub fn idle_timeout_never_strands_a_racing_put(make: Make) {
         let ran = std::sync::Arc::new(AtomicUsize::new(0));
         let r = std::sync::Arc::clone(&ran);
         let step = thread::spawn(move || hand.advance(Duration::from_secs(1)));
+        let_others_run();
         pool.execute(move || {
             r.fetch_add(1, SeqCst);
         })
@@ -265,6 +341,7 @@ pub fn put_racing_start_runs_exactly_once(make: Make) {
             })
             .is_ok()
         });
+        let_others_run();
         let n = pool.start().unwrap();
         assert!(n <= 1, "start created {n} workers with max 1");
         assert!(put.join().unwrap(), "a put racing start was refused");
@@ -290,6 +367,7 @@ pub fn panicking_job_racing_stop_is_counted_once(make: Make) {
             let r = p.stop(Duration::MAX);
             (r.is_clean(), r.panicked, r.completed)
         });
+        let_others_run();
         let (clean, panicked, completed) = stop.join().unwrap();
         assert!(clean, "stop returned with workers left");
         assert_eq!((panicked, completed), (1, 0), "the stop report");
@@ -313,6 +391,7 @@ macro_rules! loom_suite {
             concurrent_shrinks_never_go_below_min,
             concurrent_stops_both_return_after_the_drain,
             cancel_and_dequeue_exactly_one_wins,
+            cancel_racing_stop_now_is_handed_back_or_cancelled_once,
             callback_runs_exactly_once_across_a_stop,
             idle_timeout_never_strands_a_racing_put,
             put_racing_start_runs_exactly_once,

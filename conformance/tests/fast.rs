@@ -1,4 +1,3 @@
-//! The fast backend through the whole kit (feature `fast`: experimental, not yet conformant).
-#![cfg(feature = "fast")]
+//! The fast backend through the whole kit.
 
 conformance::conformance_suite!(fast, pool_core::Builder::fast);

@@ -1,4 +1,4 @@
 //! The loom models on the fast backend (`RUSTFLAGS="--cfg loom"`, see `conformance/loom.sh`).
-#![cfg(all(loom, feature = "fast"))]
+#![cfg(loom)]
 
 conformance::loom_suite!(pool_core::Builder::fast);

@@ -338,7 +338,6 @@ fn peers_through_the_same_kit() {
             &Backend::new("classic", Builder::classic),
             &opts,
         )];
-        #[cfg(feature = "fast")]
         ours.push(conformance::check(
             &Backend::new("fast", Builder::fast),
             &opts,

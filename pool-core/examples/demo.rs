@@ -20,10 +20,9 @@ fn main() {
         .thread_name("demo");
     let pool: Box<dyn Pool> = match backend.as_str() {
         "classic" => Box::new(builder.classic().expect("valid configuration")),
-        #[cfg(feature = "fast")]
         "fast" => Box::new(builder.fast().expect("valid configuration")),
         other => {
-            eprintln!("unknown backend {other:?}; try: classic (or fast, with --features fast)");
+            eprintln!("unknown backend {other:?}; try: classic or fast");
             std::process::exit(2);
         }
     };

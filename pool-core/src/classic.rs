@@ -70,20 +70,12 @@ struct State {
 }
 
 impl State {
-    /// Queued jobs that no claimed or starting worker is already committed to: the first
-    /// `num_notify + num_spawning` entries will be taken by those workers.
+    /// The backlog the capacity limits (`docs/semantics.md`, "Queue"): queued jobs beyond the
+    /// claimed and starting workers on their way, not counting on as many of those as there are
+    /// pending stop sentinels (each may take one).
     fn backlog(&self) -> usize {
-        let claims = self.num_notify + self.num_spawning;
-        if claims == 0 {
-            return self.num_queued;
-        }
-        let claimed_jobs = self
-            .queue
-            .iter()
-            .take(claims)
-            .filter(|m| matches!(m, Msg::Job(..)))
-            .count();
-        self.num_queued - claimed_jobs
+        let coming = (self.num_notify + self.num_spawning).saturating_sub(self.pending_stops);
+        self.num_queued.saturating_sub(coming)
     }
 
     fn load(&self, capacity: Option<usize>) -> Load {
@@ -359,11 +351,12 @@ impl Shared {
                     return (st, Next::Stop);
                 }
                 Some(Msg::Job(id, job)) => {
-                    st.num_queued -= 1;
                     if job.claim() {
+                        st.num_queued -= 1;
                         return (st, Next::Job(id, job));
                     }
-                    // Cancelled while queued: its handle's sink counts it. Drop it unlocked.
+                    // A cancel in flight (it removes the job from `queued` when it finishes,
+                    // under this lock); its closure is the canceller's. Drop the shell unlocked.
                     drop(st);
                     if crate::job::catch(move || drop(job)).is_err() {
                         lock(&self.state).hook_panics += 1;
@@ -428,9 +421,13 @@ impl Shared {
     fn drain_jobs(&self, st: &mut State) -> Vec<Job> {
         let mut returned = Vec::new();
         let mut keep = VecDeque::new();
+        let mut drained = 0;
         for msg in st.queue.drain(..) {
             match msg {
                 Msg::Job(_, job) => {
+                    drained += 1;
+                    // Always true: a job whose cancel finished left the queue with it, and a
+                    // cancel in flight loses to us (we hold the lock it waits for).
                     if job.release() {
                         returned.push(job);
                     }
@@ -439,7 +436,8 @@ impl Shared {
             }
         }
         st.queue = keep;
-        st.num_queued = 0;
+        // Jobs a worker popped while their cancel was in flight stay counted until it finishes.
+        st.num_queued -= drained;
         returned
     }
 
@@ -462,24 +460,32 @@ impl Shared {
 struct Sink(Arc<Shared>);
 
 impl CancelSink for Sink {
-    fn job_cancelled(&self, id: JobId) {
+    fn cancel_queued(&self, id: JobId, finish: &mut dyn FnMut() -> bool) -> bool {
         let sh = &self.0;
         let mut st = lock(&sh.state);
+        // Under the lock that `stop_now` and evictions hold while they hand jobs back.
+        if !finish() {
+            return false;
+        }
+        // A worker may have popped it already (and skipped it, leaving it counted): either
+        // way it leaves `queued` now.
         let pos = st
             .queue
             .iter()
             .position(|m| matches!(m, Msg::Job(j, _) if *j == id));
         let removed = pos.and_then(|p| st.queue.remove(p));
-        if removed.is_some() {
-            st.num_queued -= 1;
-        }
+        st.num_queued -= 1;
         st.cancelled += 1;
         sh.emit(&mut st, Event::JobCancelled { job: id });
         sh.room_changed(&st);
         drop(st);
-        if crate::job::catch(move || drop(removed)).is_err() {
-            lock(&sh.state).hook_panics += 1;
-        }
+        // The closure is already gone (the canceller owns it); this drops the job's shell.
+        drop(removed);
+        true
+    }
+
+    fn cancelled_drop_panicked(&self) {
+        lock(&self.0.state).hook_panics += 1;
     }
 }
 

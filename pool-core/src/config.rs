@@ -369,8 +369,8 @@ impl Builder {
         Ok(crate::ClassicPool::new(self.config()?))
     }
 
-    /// Builds a [`crate::FastPool`] (feature `fast`, experimental).
-    #[cfg(feature = "fast")]
+    /// Builds a [`crate::FastPool`]: the same semantics as the classic pool, with a lock-free
+    /// put / take path.
     pub fn fast(self) -> Result<crate::FastPool, ConfigError> {
         Ok(crate::FastPool::new(self.config()?))
     }

@@ -4,10 +4,10 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::job::{Control, Job, Outcome, Panic, RunReport, Runnable, catch};
+use crate::job::{Control, Job, Outcome, Panic, Retired, RunReport, Runnable, catch};
 use crate::sync::atomic::{AtomicU8, Ordering};
 use crate::sync::cell::UnsafeCell;
-use crate::sync::{Arc, Condvar, Mutex, lock, spin_until, wait, wait_timeout};
+use crate::sync::{Condvar, DynArc, Mutex, lock, spin_until, wait, wait_timeout};
 
 /// Why a [`JobHandle`] has no value.
 #[derive(Debug)]
@@ -131,11 +131,71 @@ impl<T> Slot<T> {
     }
 }
 
-/// The task behind [`crate::PoolExt::submit`]: runs `f` and stores its result in the slot.
+/// What a submitted job and its handle share: the result slot and the closure itself. The
+/// closure lives here, not in the queued [`Job`], so a winning `cancel` can drop it at once
+/// whichever backend queued the job (a lock-free queue cannot give an item back), and so a
+/// submitted job is one pointer in the queue, whatever the closure's size.
+pub(crate) struct Task<F, T> {
+    pub(crate) slot: Slot<T>,
+    /// The closure until it runs or is dropped unrun. Owned, as the state machine in
+    /// `slot.control` says, by the holder of the [`Job`] (who may claim and run it, or drop it
+    /// unrun), except once a `cancel` won it out of a pool's queue (QUEUED -> CANCELLED): then
+    /// by that canceller. Only the owner touches it.
+    f: UnsafeCell<Option<F>>,
+}
+
+// SAFETY: `slot` is `Sync` (see `Slot`); `f` is touched only by the single owner the task's
+// state machine names (see the field's doc), and ownership passes with AcqRel compare-exchanges
+// on `slot.control`, so every access happens-after the previous one. `F: Send` because the
+// owner may be on any thread.
+unsafe impl<F: Send, T: Send> Sync for Task<F, T> {}
+
+impl<F, T> Task<F, T> {
+    /// Takes the closure out. Only the task's owner (see `f`) may call it.
+    fn take_f(&self) -> Option<F> {
+        // SAFETY: the caller owns `f` by the state machine, so no other access is in progress.
+        self.f.with_mut(|p| unsafe { (*p).take() })
+    }
+}
+
+/// The handle's view of a [`Task`], with the closure's type erased.
+pub(crate) trait TaskShared<T>: Send + Sync {
+    fn slot(&self) -> &Slot<T>;
+    /// `JobHandle::cancel`.
+    fn cancel(&self) -> bool;
+}
+
+impl<F: Send, T: Send> TaskShared<T> for Task<F, T> {
+    fn slot(&self) -> &Slot<T> {
+        &self.slot
+    }
+
+    fn cancel(&self) -> bool {
+        // Winning the cancel makes the closure ours: it is dropped inside `Control::cancel`,
+        // before the pool is told.
+        let won = self.slot.control.cancel(|| drop(self.take_f()));
+        if won {
+            // The job may sit in a lock-free queue until a worker skips it: answer joiners now.
+            self.slot.complete(Err(JoinError::Cancelled));
+        }
+        won
+    }
+}
+
+/// The job behind [`crate::PoolExt::submit`]: runs the task's closure and stores its result.
 pub(crate) struct HandleTask<F, T> {
-    /// `None` once run.
-    pub(crate) f: Option<F>,
-    pub(crate) slot: Arc<Slot<T>>,
+    task: DynArc<Task<F, T>>,
+    /// Ran, or its closure was taken back (a refused submit): dropping it does nothing more.
+    done: bool,
+}
+
+impl<F, T> HandleTask<F, T> {
+    /// The closure of a job that never reached a pool (a refused submit): nobody else holds a
+    /// handle to it, so it is ours to take.
+    pub(crate) fn into_closure(mut self) -> F {
+        self.done = true;
+        self.task.take_f().expect("a refused task has not run")
+    }
 }
 
 impl<F, T> Runnable for HandleTask<F, T>
@@ -148,14 +208,17 @@ where
     }
 
     fn run_inline(mut self) -> RunReport {
-        let f = self.f.take().expect("a task runs once");
+        self.done = true;
+        // Claimed by whoever runs us: the closure is ours.
+        let f = self.task.take_f().expect("a task runs once");
+        let slot = &self.task.slot;
         let outcome = match catch(f) {
             Ok(v) => {
-                self.slot.complete(Ok(v));
+                slot.complete(Ok(v));
                 Outcome::Completed
             }
             Err(p) => {
-                self.slot.complete(Err(JoinError::Panicked(p)));
+                slot.complete(Err(JoinError::Panicked(p)));
                 Outcome::Panicked(None)
             }
         };
@@ -166,7 +229,7 @@ where
     }
 
     fn control(&self) -> Option<&Control> {
-        Some(&self.slot.control)
+        Some(&self.task.slot.control)
     }
 
     const HAS_CONTROL: bool = true;
@@ -174,15 +237,23 @@ where
 
 impl<F, T> Drop for HandleTask<F, T> {
     fn drop(&mut self) {
-        if self.f.is_some() {
-            // Never ran: cancelled, or dropped by whoever held it. Retire the task first so a
-            // later `cancel` cannot claim to have cancelled a job that is already gone.
-            let cancelled = !self.slot.control.retire();
-            self.slot.complete(Err(if cancelled {
-                JoinError::Cancelled
-            } else {
-                JoinError::Dropped
-            }));
+        if self.done {
+            return;
+        }
+        // Never ran: cancelled, or dropped by whoever held it. Retire the task first so a later
+        // `cancel` cannot claim to have cancelled a job that is already gone; the closure is
+        // ours to drop unless a cancel won it out of a queue (and dropped it already).
+        let slot = &self.task.slot;
+        match slot.control.retire() {
+            Retired::Dropped => {
+                drop(self.task.take_f());
+                slot.complete(Err(JoinError::Dropped));
+            }
+            Retired::CancelledHeld => {
+                drop(self.task.take_f());
+                slot.complete(Err(JoinError::Cancelled));
+            }
+            Retired::Cancelled => slot.complete(Err(JoinError::Cancelled)),
         }
     }
 }
@@ -223,26 +294,27 @@ where
 ///
 /// Dropping the handle detaches it: the job still runs.
 pub struct JobHandle<T> {
-    slot: Arc<Slot<T>>,
+    task: DynArc<dyn TaskShared<T>>,
     id: crate::JobId,
 }
 
 impl<T: Send + 'static> JobHandle<T> {
     /// A task running `f` and its handle (the id is filled in once a pool accepts the job).
-    pub(crate) fn new_task<F>(f: F) -> (Job, Arc<Slot<T>>)
+    pub(crate) fn new_task<F>(f: F) -> (Job, DynArc<dyn TaskShared<T>>)
     where
         F: FnOnce() -> T + Send + 'static,
     {
-        let slot = Arc::new(Slot::new());
-        let job = Job::from_runnable(HandleTask {
-            f: Some(f),
-            slot: Arc::clone(&slot),
+        let task = DynArc::new(Task {
+            slot: Slot::new(),
+            f: UnsafeCell::new(Some(f)),
         });
-        (job, slot)
+        let shared: DynArc<dyn TaskShared<T>> = task.clone();
+        let job = Job::from_runnable(HandleTask { task, done: false });
+        (job, shared)
     }
 
-    pub(crate) fn from_slot(slot: Arc<Slot<T>>, id: crate::JobId) -> JobHandle<T> {
-        JobHandle { slot, id }
+    pub(crate) fn from_task(task: DynArc<dyn TaskShared<T>>, id: crate::JobId) -> JobHandle<T> {
+        JobHandle { task, id }
     }
 
     /// The id the pool gave the job.
@@ -252,19 +324,19 @@ impl<T: Send + 'static> JobHandle<T> {
 
     /// Whether the job is over (finished, panicked, cancelled or dropped).
     pub fn is_finished(&self) -> bool {
-        self.slot.is_ready()
+        self.slot().is_ready()
     }
 
     /// Waits for the job and returns its value.
     pub fn join(self) -> Result<T, JoinError> {
-        self.slot.wait_ready(None);
-        self.slot.take()
+        self.slot().wait_ready(None);
+        self.slot().take()
     }
 
     /// The result if the job is over, else the handle back.
     pub fn try_join(self) -> Result<Result<T, JoinError>, JobHandle<T>> {
-        if self.slot.is_ready() {
-            Ok(self.slot.take())
+        if self.slot().is_ready() {
+            Ok(self.slot().take())
         } else {
             Err(self)
         }
@@ -275,11 +347,11 @@ impl<T: Send + 'static> JobHandle<T> {
         let deadline = Instant::now().checked_add(timeout);
         if deadline.is_none() {
             // Too far to represent: no deadline.
-            self.slot.wait_ready(None);
-            return Ok(self.slot.take());
+            self.slot().wait_ready(None);
+            return Ok(self.slot().take());
         }
-        if self.slot.wait_ready(deadline) {
-            Ok(self.slot.take())
+        if self.slot().wait_ready(deadline) {
+            Ok(self.slot().take())
         } else {
             Err(self)
         }
@@ -287,13 +359,16 @@ impl<T: Send + 'static> JobHandle<T> {
 
     /// Cancels the job if it has not started: returns true if this call cancelled it (then
     /// `join` gives [`JoinError::Cancelled`] and the job never runs).
+    ///
+    /// The job's closure is dropped before `cancel` returns, on this thread.
     pub fn cancel(&self) -> bool {
-        let won = self.slot.control.cancel();
-        if won {
-            // The job may sit in a lock-free queue until a worker skips it: answer joiners now.
-            self.slot.complete(Err(JoinError::Cancelled));
-        }
-        won
+        self.task.cancel()
+    }
+}
+
+impl<T> JobHandle<T> {
+    fn slot(&self) -> &Slot<T> {
+        self.task.slot()
     }
 }
 
@@ -301,7 +376,7 @@ impl<T> fmt::Debug for JobHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JobHandle")
             .field("id", &self.id)
-            .field("finished", &self.slot.is_ready())
+            .field("finished", &self.slot().is_ready())
             .finish()
     }
 }

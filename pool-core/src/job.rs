@@ -94,18 +94,45 @@ pub(crate) struct RunReport {
 // Task states. Every transition is a compare-exchange, so each has exactly one winner.
 /// Not in any pool's custody: new, refused, or handed back by `stop_now`. May be run by its holder.
 pub(crate) const PENDING: u8 = 0;
-/// In a pool's queue. Leaves by a worker taking it (RUNNING), `cancel` (CANCELLED), or `stop_now`
-/// (back to PENDING).
+/// In a pool's queue. Leaves by a worker taking it (RUNNING), `cancel` (CANCELLING), or
+/// `stop_now` / an eviction (back to PENDING).
 pub(crate) const QUEUED: u8 = 1;
 /// Started; cannot be cancelled any more.
 pub(crate) const RUNNING: u8 = 2;
-/// Cancelled before it started; it will never run.
+/// Cancelled while QUEUED; it will never run. The winning `cancel` dropped its closure.
 pub(crate) const CANCELLED: u8 = 3;
+/// Cancelled while PENDING (outside any pool); it will never run. Its closure stays with the
+/// `Job`'s holder, who drops it with the job.
+pub(crate) const CANCELLED_HELD: u8 = 4;
+/// A `cancel` won the job out of QUEUED and is finishing under the pool's lock
+/// ([`CancelSink::cancel_queued`]): it becomes CANCELLED there, unless the pool hands the job
+/// back first (`stop_now`, an eviction: back to PENDING), so that a cancel is atomic with
+/// everything the pool does under that lock. Workers skip it, as a cancelled job.
+pub(crate) const CANCELLING: u8 = 5;
 
-/// Told when a queued job is cancelled, so the pool can drop it from its counts.
+/// Whether the holder of a job that will never run must drop its closure ([`Control::retire`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Retired {
+    /// It was not cancelled: the holder retired it (or had claimed it) and owns the closure.
+    Dropped,
+    /// Cancelled while held outside a pool: the holder owns the closure.
+    CancelledHeld,
+    /// Cancelled while queued: the canceller dropped the closure.
+    Cancelled,
+}
+
+/// How a pool takes part in cancelling a job it holds in its queue.
 pub trait CancelSink: Send + Sync {
-    /// The job `id`, queued in this pool, was cancelled by its handle.
-    fn job_cancelled(&self, id: JobId);
+    /// A handle is cancelling the job `id`, queued in this pool. The pool calls `finish` under
+    /// the lock it holds when it hands queued jobs back (`stop_now`, evictions), so that a cancel
+    /// and those are atomic with each other. `finish` returns false if the pool handed the job
+    /// back first (it is the holder's now, and is cancelled there); true if the job is now
+    /// cancelled: the pool removes it from its counts and emits `JobCancelled`. Returns what
+    /// `finish` returned.
+    fn cancel_queued(&self, id: JobId, finish: &mut dyn FnMut() -> bool) -> bool;
+
+    /// Dropping the closure of a job cancelled in this pool panicked (caught): count it.
+    fn cancelled_drop_panicked(&self);
 }
 
 /// The pool holding a queued job, and the job's id there.
@@ -113,12 +140,13 @@ type SinkEntry = Option<(JobId, DynArc<dyn CancelSink>)>;
 
 /// The part of a task shared between the job and its handle.
 pub(crate) struct Control {
-    /// One of [`PENDING`], [`QUEUED`], [`RUNNING`], [`CANCELLED`].
+    /// One of [`PENDING`], [`QUEUED`], [`RUNNING`], [`CANCELLED`], [`CANCELLED_HELD`].
     state: AtomicU8,
     /// The pool holding the job while it is QUEUED, and its id there. Guarded by `state`, not by
     /// a lock: the enqueuer writes it while the job is PENDING (no other thread reads it then),
     /// the PENDING -> QUEUED compare-exchange publishes it, and afterwards only the single winner
-    /// of a transition out of QUEUED touches it. A worker's QUEUED -> RUNNING leaves it in place
+    /// of a transition out of QUEUED touches it (a canceller keeps it through CANCELLING; a
+    /// release from CANCELLING leaves it to that canceller). A worker's QUEUED -> RUNNING leaves it in place
     /// (it is dropped with the control block), so the hot path does not touch the sink's
     /// reference count.
     sink: UnsafeCell<SinkEntry>,
@@ -151,32 +179,58 @@ impl Control {
         self.sink.with_mut(|p| unsafe { (*p).take() })
     }
 
-    /// Marks a task that will never run (dropped unrun) as over, so `cancel` fails from now on.
-    /// Returns false if `cancel` got there first.
-    pub(crate) fn retire(&self) -> bool {
-        self.transition(PENDING, RUNNING)
-            || self.transition(QUEUED, RUNNING)
-            || self.state.load(Ordering::Acquire) == RUNNING
+    /// Marks a task that will never run (its holder drops it unrun) as over, so `cancel` fails
+    /// from now on; says whether a `cancel` got there first and who owns the closure.
+    pub(crate) fn retire(&self) -> Retired {
+        if self.transition(PENDING, RUNNING) || self.transition(QUEUED, RUNNING) {
+            return Retired::Dropped;
+        }
+        match self.state.load(Ordering::Acquire) {
+            // A worker skipped it out of the queue; the canceller finishes (nobody else can
+            // take it back now) and owns the closure.
+            CANCELLED | CANCELLING => Retired::Cancelled,
+            CANCELLED_HELD => Retired::CancelledHeld,
+            _ => Retired::Dropped,
+        }
     }
 
     pub(crate) fn is_cancelled(&self) -> bool {
-        self.state.load(Ordering::Acquire) == CANCELLED
+        matches!(
+            self.state.load(Ordering::Acquire),
+            CANCELLED | CANCELLED_HELD | CANCELLING
+        )
     }
 
-    pub(crate) fn cancel(&self) -> bool {
+    /// Cancels the task if it has not started. A job cancelled in a pool's queue is the
+    /// canceller's to discard: `discard` drops its closure here, after the pool counted the
+    /// cancel, so the closure is gone when `cancel` returns whichever backend queued it. A job
+    /// held outside a pool (handed back, refused, not yet queued) keeps its closure: its holder
+    /// drops it.
+    pub(crate) fn cancel(&self, discard: impl FnOnce()) -> bool {
+        let mut discard = Some(discard);
         loop {
             match self.state.load(Ordering::Acquire) {
                 QUEUED => {
-                    if self.transition(QUEUED, CANCELLED) {
-                        // We won the job out of QUEUED: the sink is ours.
-                        if let Some((id, sink)) = self.take_sink() {
-                            sink.job_cancelled(id);
+                    if !self.transition(QUEUED, CANCELLING) {
+                        continue;
+                    }
+                    // We won the job out of QUEUED: the sink is ours.
+                    let Some((id, sink)) = self.take_sink() else {
+                        unreachable!("a queued job has its pool's sink");
+                    };
+                    let finish = &mut || self.transition(CANCELLING, CANCELLED);
+                    if sink.cancel_queued(id, finish) {
+                        if let Some(d) = discard.take()
+                            && catch(d).is_err()
+                        {
+                            sink.cancelled_drop_panicked();
                         }
                         return true;
                     }
+                    // Handed back by the pool first: it is PENDING now; cancel it there.
                 }
                 PENDING => {
-                    if self.transition(PENDING, CANCELLED) {
+                    if self.transition(PENDING, CANCELLED_HELD) {
                         return true;
                     }
                 }
@@ -406,7 +460,7 @@ impl Job {
             None => true,
             Some(c) => {
                 // SAFETY: we own the job by value and it is not QUEUED (jobs outside a pool are
-                // PENDING or CANCELLED), so no other thread touches `sink` now (see its doc).
+                // PENDING or CANCELLED_HELD), so no other thread touches `sink` now (see its doc).
                 let old = c
                     .sink
                     .with_mut(|p| unsafe { (*p).replace((id, DynArc::clone(sink))) });
@@ -435,11 +489,14 @@ impl Job {
         match self.control() {
             None => true,
             Some(c) => {
-                let won = c.transition(QUEUED, PENDING);
-                if won {
+                if c.transition(QUEUED, PENDING) {
                     drop(c.take_sink());
+                    true
+                } else {
+                    // A cancel in flight loses to the pool handing the job back (the caller
+                    // holds the pool's lock, which the canceller waits for); it keeps the sink.
+                    c.transition(CANCELLING, PENDING)
                 }
-                won
             }
         }
     }

@@ -9,8 +9,9 @@
 //!
 //! Backends:
 //! - [`ClassicPool`]: one `Mutex`, `Condvar`s, typed sentinels; the plainly correct reference.
-//! - `FastPool` (feature `fast`, experimental): the same semantics with a lock-free put / take
-//!   path (`src/fast/README.md`); not yet through the whole conformance kit.
+//! - [`FastPool`]: the same semantics, passing the same contract suite and conformance kit, with
+//!   a lock-free put / take path and spin-then-park workers (`src/fast/README.md`); the one to
+//!   pick for speed.
 //!
 //! ```
 //! use pool_core::{Builder, Pool, PoolExt};
@@ -31,7 +32,6 @@ mod clock;
 mod config;
 mod error;
 mod event;
-#[cfg(feature = "fast")]
 mod fast;
 mod handle;
 mod job;
@@ -46,9 +46,8 @@ pub use clock::{Clock, ClockListener, ManualClock};
 pub use config::{Builder, Config, EventListener, Hook, JobHook, PanicHandler, Policy};
 pub use error::{ConfigError, ConfigErrorKind, PutError, StartError, validate_bounds};
 pub use event::{Event, EventLog, ExitReason, WaitTimedOut, WorkerId};
-#[cfg(feature = "fast")]
 pub use fast::FastPool;
-#[cfg(all(loom, feature = "fast"))]
+#[cfg(loom)]
 #[doc(hidden)]
 pub use fast::loom_api as __fast_loom;
 pub use handle::{JobHandle, JoinError};

@@ -134,11 +134,11 @@ pub trait PoolExt: Pool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let (job, slot) = JobHandle::new_task(f);
+        let (job, task) = JobHandle::new_task(f);
         match self.put_with(job, admission) {
-            Ok(id) => Ok(JobHandle::from_slot(slot, id)),
+            Ok(id) => Ok(JobHandle::from_task(task, id)),
             Err(e) => Err(e.map(|job| match job.downcast_raw::<HandleTask<F, T>>() {
-                Ok(mut task) => task.f.take().expect("a refused task has not run"),
+                Ok(task) => task.into_closure(),
                 Err(_) => unreachable!("a refused job is the one we built"),
             })),
         }

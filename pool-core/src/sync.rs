@@ -26,7 +26,6 @@ pub(crate) mod thread {
 /// std's `park` / `Thread::unpark` (an unpark before the park makes it return at once; spurious
 /// returns are possible). Under loom it is a flag under a mutex with a condvar, because loom's
 /// `unpark` also wakes a thread that is blocked on a mutex, which std's never does.
-#[cfg(feature = "fast")]
 pub(crate) mod park {
     /// The half the parking thread keeps.
     pub(crate) struct Parker(#[cfg(loom)] super::Arc<Token>);
@@ -103,7 +102,6 @@ pub(crate) mod park {
 
 /// A busy-wait hint. Under loom it yields to the scheduler, so a spin loop lets the thread it
 /// waits for make progress.
-#[cfg(feature = "fast")]
 pub(crate) fn spin_loop() {
     #[cfg(not(loom))]
     std::hint::spin_loop();
@@ -167,7 +165,6 @@ pub(crate) mod cell {
         }
 
         /// Calls `f` with a shared pointer to the value.
-        #[cfg(feature = "fast")]
         #[inline(always)]
         pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
             f(self.0.get())

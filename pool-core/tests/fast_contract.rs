@@ -1,5 +1,4 @@
 //! The contract suite (`tests/support/contract.rs`) run against the fast backend.
-#![cfg(feature = "fast")]
 
 mod support;
 

@@ -7,15 +7,14 @@
 //! block boundary. The pool models drive a `FastPool` with a manual clock, so a lost wakeup shows
 //! up as loom's deadlock detection (a `join` or a `stop` that never returns) and a lost or
 //! duplicated job as a failed assertion.
-#![cfg(all(loom, feature = "fast"))]
+#![cfg(loom)]
 
 use std::time::Duration;
 
 use loom::sync::Arc;
-use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::thread;
 use pool_core::__fast_loom::{Popped, Queue};
-use pool_core::{Builder, Clock, FastPool, Job, JoinError, Pool, PoolExt};
+use pool_core::{Builder, Clock, FastPool, Job, Pool, PoolExt};
 
 /// Offers the scheduler a switch. Loom 0.7's DPOR only weighs a thread's *pending* operation
 /// against past accesses, so a spawned thread whose first access is a plain load is never run
@@ -153,153 +152,5 @@ fn a_put_racing_a_parking_worker_never_loses_the_wakeup() {
         let report = pool.stop(Duration::from_secs(1));
         assert!(report.is_clean());
         assert_eq!(report.completed, 1);
-    });
-}
-
-/// A put racing `stop`: it is refused (handed back) or it runs before the worker exits; it never
-/// lands behind the last stop, and `stop` never hangs.
-#[test]
-fn a_put_racing_stop_never_strands_a_job() {
-    loom::model(|| {
-        let pool = Arc::new(fast(Builder::new().fixed(1)));
-        pool.start().unwrap();
-        let ran = Arc::new(AtomicUsize::new(0));
-        let (p, r) = (pool.clone(), ran.clone());
-        let submitter = thread::spawn(move || {
-            p.execute(move || {
-                r.fetch_add(1, SeqCst);
-            })
-            .is_ok()
-        });
-        let_others_run();
-        let report = pool.stop(Duration::from_secs(1));
-        let accepted = submitter.join().unwrap();
-        assert!(report.is_clean());
-        assert_eq!(ran.load(SeqCst), usize::from(accepted));
-        assert_eq!(report.completed, u64::from(accepted));
-        assert_eq!(pool.stats().rejected, u64::from(!accepted));
-        assert_eq!(pool.stats().queued, 0);
-    });
-}
-
-/// `cancel` racing the worker taking the job: exactly one wins, and the counters say which.
-#[test]
-fn cancel_racing_a_worker_has_exactly_one_winner() {
-    loom::model(|| {
-        let pool = Arc::new(fast(Builder::new().fixed(1)));
-        pool.start().unwrap();
-        let ran = Arc::new(AtomicUsize::new(0));
-        let r = ran.clone();
-        let h = Arc::new(
-            pool.submit(move || {
-                r.fetch_add(1, SeqCst);
-            })
-            .unwrap(),
-        );
-        let h2 = h.clone();
-        let canceller = thread::spawn(move || h2.cancel());
-        let_others_run();
-        let cancelled = canceller.join().unwrap();
-        let report = pool.stop(Duration::from_secs(1));
-        assert!(report.is_clean());
-        assert_eq!(ran.load(SeqCst) + usize::from(cancelled), 1);
-        assert_eq!(report.cancelled, u64::from(cancelled));
-        assert_eq!(report.completed, u64::from(!cancelled));
-        assert_eq!(
-            pool.stats().queued,
-            0,
-            "a skipped cancelled job is not queued"
-        );
-        match Arc::try_unwrap(h).unwrap().join() {
-            Ok(()) => assert!(!cancelled),
-            Err(JoinError::Cancelled) => assert!(cancelled),
-            Err(e) => panic!("unexpected {e:?}"),
-        }
-    });
-}
-
-/// A put racing a shrink that retires the only worker: the job still runs (a worker is spawned
-/// for it when the old one is leaving), and the pool stops cleanly.
-#[test]
-fn a_put_racing_shrink_never_strands_a_job() {
-    loom::model(|| {
-        let pool = Arc::new(fast(Builder::new().min(0).max(1)));
-        pool.start().unwrap();
-        pool.grow(1);
-        let p = pool.clone();
-        let shrinker = thread::spawn(move || p.shrink(1));
-        let_others_run();
-        let h = pool.submit(|| 7).unwrap();
-        assert!(shrinker.join().unwrap() <= 1);
-        assert_eq!(
-            h.join().unwrap(),
-            7,
-            "the job ran (a stranded one deadlocks here)"
-        );
-        let report = pool.stop(Duration::from_secs(1));
-        assert!(report.is_clean());
-        assert_eq!(report.completed, 1);
-    });
-}
-
-/// A put racing the keep-alive of the only (idle, above-`min`) worker: either the worker is
-/// claimed before it times out, or it leaves and the put gets a new worker. The job runs once.
-#[test]
-fn a_put_racing_an_idle_timeout_is_run_by_exactly_one_worker() {
-    loom::model(|| {
-        let (clock, hand) = Clock::manual();
-        let pool = Arc::new(
-            Builder::new()
-                .min(0)
-                .max(1)
-                .keep_alive(Duration::from_secs(1))
-                .clock(clock)
-                .fast()
-                .unwrap(),
-        );
-        pool.start().unwrap();
-        pool.grow(1);
-        let ticker = thread::spawn(move || hand.advance(Duration::from_secs(1)));
-        let_others_run();
-        let ran = Arc::new(AtomicUsize::new(0));
-        let r = ran.clone();
-        let h = pool
-            .submit(move || {
-                r.fetch_add(1, SeqCst);
-            })
-            .unwrap();
-        ticker.join().unwrap();
-        h.join().unwrap();
-        assert_eq!(ran.load(SeqCst), 1);
-        let report = pool.stop(Duration::from_secs(1));
-        assert!(report.is_clean());
-        assert_eq!(report.completed, 1);
-        assert!(pool.stats().peak_workers <= 1, "never above max");
-    });
-}
-
-/// A put racing `start` on a pool with `min(0)`: `start` either counts the queued job (and
-/// spawns a worker for it) or has started before the put decides (and the put spawns one); the
-/// job runs once, and never more than `max` workers exist.
-#[test]
-fn a_put_racing_start_is_counted_by_start_or_spawns_its_own_worker() {
-    loom::model(|| {
-        let pool = Arc::new(fast(Builder::new().min(0).max(1)));
-        let ran = Arc::new(AtomicUsize::new(0));
-        let (p, r) = (pool.clone(), ran.clone());
-        let submitter = thread::spawn(move || {
-            p.execute(move || {
-                r.fetch_add(1, SeqCst);
-            })
-            .unwrap();
-        });
-        let_others_run();
-        assert!(pool.start().unwrap() <= 1);
-        submitter.join().unwrap();
-        let report = pool.stop(Duration::from_secs(1));
-        assert!(report.is_clean());
-        assert_eq!(ran.load(SeqCst), 1);
-        assert_eq!(report.completed, 1);
-        assert!(pool.stats().peak_workers <= 1, "never above max");
     });
 }

@@ -31,8 +31,9 @@
 //! done, it has not taken from the queue again yet), or `Exited(reason)`. A parked worker
 //! that is not claimed is *idle*; every other live worker is busy. Pushing an item (job or
 //! sentinel) while a worker is idle claims one. Starting, finishing and claimed workers are
-//! *looking*: each takes the queue head at its next `take`, and the first few queue entries
-//! are committed to them (jobs among them do not count against the capacity).
+//! *looking*: each takes the queue head at its next `take`. Starting and claimed workers are
+//! *on their way*: as many queued jobs as there are of them beyond the pending stop sentinels
+//! (any of them may take a sentinel) do not count against the capacity.
 //!
 //! Where the written rules leave a gap, the model takes the reading that keeps their
 //! guarantees; each is documented where it applies (see `policy.rs`): a put spawns a worker

@@ -140,9 +140,9 @@ impl Model {
     /// `max` (or if every live worker is covered by a pending stop); enqueue if the backlog
     /// has room; else the queue is full and the policy applies at once (see [`Admission`]).
     ///
-    /// The backlog the capacity limits is the queued jobs no looking worker is committed to:
-    /// the first `starting + claimed` queue entries will be taken by those workers, so jobs
-    /// among them do not count (in a settled pool every queued job counts).
+    /// The backlog the capacity limits is the queued jobs beyond the workers on their way
+    /// (starting or claimed), counting on those only beyond the pending stop sentinels (in a
+    /// settled pool every queued job counts).
     ///
     /// Accepted jobs get the next [`JobId`]. A caller-run job is `Running(Runner::Caller)`
     /// until [`finish`](Model::finish) reports its outcome.
@@ -664,21 +664,17 @@ impl Model {
         self.queue.len() - self.pending_stops
     }
 
-    /// Queued jobs not among the first `starting + claimed` queue entries (those entries
-    /// will be taken by the workers committed to them).
+    /// The backlog the capacity limits: queued jobs beyond the workers on their way
+    /// (`starting + claimed`), counting on those only beyond the pending stop sentinels, since
+    /// each sentinel may be what one of them takes (whatever the order in the queue).
     pub(crate) fn uncommitted_backlog(&self) -> usize {
         let starting = self
             .workers
             .iter()
             .filter(|w| matches!(w, WorkerState::Starting))
             .count();
-        let committed = self
-            .queue
-            .iter()
-            .take(starting + self.claimed())
-            .filter(|item| matches!(item, Item::Job(_)))
-            .count();
-        self.backlog() - committed
+        let coming = (starting + self.claimed()).saturating_sub(self.pending_stops);
+        self.backlog().saturating_sub(coming)
     }
 
     /// Live workers other than `from`.

@@ -34,9 +34,9 @@ pub(crate) struct AdmitInput {
     /// Sentinels queued, not yet taken.
     pub(crate) pending_stops: usize,
     pub(crate) max: Option<usize>,
-    /// Queued jobs no looking (starting or claimed) worker is already committed to: the
-    /// first `starting + claimed` queue entries will be taken by those workers, so jobs among
-    /// them do not count. In a settled pool, every queued job.
+    /// Queued jobs beyond the workers on their way (starting or claimed), counting on those
+    /// only beyond the pending stop sentinels (any of them may take one). In a settled pool,
+    /// every queued job.
     pub(crate) backlog: usize,
     pub(crate) capacity: Option<usize>,
 }

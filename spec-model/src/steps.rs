@@ -194,7 +194,9 @@ impl Model {
 
     /// Idle worker `worker` exits on its idle timeout (`WorkerExited { IdleTimeout }`):
     /// enabled when its idle time reached `keep_alive` and the staying workers
-    /// (`live - pending_stops`) exceed `min`, so the pool never ends up below `min`.
+    /// (`live - pending_stops`) exceed `min`, so the pool never ends up below `min`. A claimed
+    /// parked worker may time out too while another parked worker is unclaimed: the claim
+    /// passes to that one (claims are anonymous, as in `take`).
     ///
     /// # Errors
     /// [`StepError::NoSuchWorker`], or [`StepError::CannotTimeOut`] when that is not so. The
@@ -204,8 +206,37 @@ impl Model {
             .index()
             .filter(|&i| i < self.workers.len())
             .ok_or(StepError::NoSuchWorker(worker))?;
-        if !self.may_time_out(self.workers[index]) {
-            return Err(StepError::CannotTimeOut(worker));
+        let handover = match self.workers[index] {
+            // A claim names no particular parked worker (see `take`: any parked worker may take
+            // one over), so a claimed worker whose keep-alive ran out may time out while another
+            // parked worker is unclaimed: that one holds the claim from now on.
+            WorkerState::Parked {
+                since,
+                claimed: true,
+            } => {
+                let unclaimed = WorkerState::Parked {
+                    since,
+                    claimed: false,
+                };
+                let heir = self
+                    .workers
+                    .iter()
+                    .position(|w| matches!(w, WorkerState::Parked { claimed: false, .. }));
+                match heir {
+                    Some(heir) if self.may_time_out(unclaimed) => Some(heir),
+                    _ => return Err(StepError::CannotTimeOut(worker)),
+                }
+            }
+            w if self.may_time_out(w) => None,
+            _ => return Err(StepError::CannotTimeOut(worker)),
+        };
+        if let Some(heir) = handover
+            && let WorkerState::Parked { since, .. } = self.workers[heir]
+        {
+            self.workers[heir] = WorkerState::Parked {
+                since,
+                claimed: true,
+            };
         }
         let reason = ExitReason::IdleTimeout;
         self.workers[index] = WorkerState::Exited(reason);

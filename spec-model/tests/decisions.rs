@@ -424,6 +424,29 @@ mod admission {
     }
 
     #[test]
+    fn workers_on_their_way_count_for_jobs_only_beyond_the_pending_stops() {
+        // Two starting workers and three queued jobs; lowering max queues a stop behind them.
+        // Either starting worker may be the one that takes that stop, so the pool counts on
+        // only one of them for a job, whatever the order in the queue: backlog 3 - 1 = 2.
+        let mut m = started_with(Config::new(0, Some(2)).with_capacity(Some(2)));
+        put(&mut m, JobKind::Plain); // spawns worker 0
+        put(&mut m, JobKind::Plain); // spawns worker 1
+        put(&mut m, JobKind::Plain); // at max, backlog 3 - 2 = 1 < 2: queued
+        m.resize(0, Some(1)).unwrap();
+        check(&m);
+        assert_eq!((m.stats().pending_stops, m.stats().queued), (1, 3));
+        assert_eq!(m.put(JobKind::Plain, Admission::Try), Err(Refused::Full));
+        // Worker 0 takes job 0 (its claim ends with it): 2 jobs, 1 worker on its way, 1 stop.
+        assert!(matches!(m.take(WorkerId(0)), Ok(Taken::Job(_))));
+        check(&m);
+        assert_eq!(m.put(JobKind::Plain, Admission::Try), Err(Refused::Full));
+        // Worker 1 takes job 1: 1 job, nobody on its way: backlog 1 < 2.
+        assert!(matches!(m.take(WorkerId(1)), Ok(Taken::Job(_))));
+        put(&mut m, JobKind::Plain);
+        assert_eq!(m.stats().queued, 2);
+    }
+
+    #[test]
     fn put_on_created_pool_queues_without_workers() {
         let mut m = model(Config::new(2, Some(4)));
         for _ in 0..3 {
@@ -1055,6 +1078,41 @@ mod worker_loop {
         assert_eq!(
             m.time_out(WorkerId(9)),
             Err(StepError::NoSuchWorker(WorkerId(9)))
+        );
+    }
+
+    #[test]
+    fn a_claimed_worker_may_time_out_while_another_parked_worker_takes_over_its_claim() {
+        let mut m = started_with(Config::new(0, None).with_keep_alive(secs(10)));
+        grow(&mut m, 2);
+        m.pass_time(secs(10));
+        put(&mut m, JobKind::Plain); // claims one of the two parked workers
+        let claimed = |m: &Model| {
+            (0..2)
+                .filter(|&w| {
+                    matches!(
+                        m.worker(WorkerId(w)),
+                        Some(WorkerState::Parked { claimed: true, .. })
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let [c] = claimed(&m)[..] else {
+            panic!("one claim")
+        };
+        // The claimed one times out; the other holds the claim and takes the job.
+        m.time_out(WorkerId(c)).unwrap();
+        assert_eq!(claimed(&m), [1 - c]);
+        assert!(matches!(m.take(WorkerId(1 - c)), Ok(Taken::Job(_))));
+        check(&m);
+        // With nobody to take the claim over, a claimed worker cannot time out.
+        let mut m = started_with(Config::new(0, None).with_keep_alive(secs(10)));
+        grow(&mut m, 1);
+        m.pass_time(secs(10));
+        put(&mut m, JobKind::Plain);
+        assert_eq!(
+            m.time_out(WorkerId(0)),
+            Err(StepError::CannotTimeOut(WorkerId(0)))
         );
     }
 

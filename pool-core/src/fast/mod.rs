@@ -258,8 +258,8 @@ impl Shared {
         }
     }
 
-    /// Claims an idle worker if there is one: `idle -= 1`, and the claim commits the first
-    /// uncommitted entry ([`Word::commit_one`], when tracked); true if it did. Always a
+    /// Claims an idle worker if there is one: `idle -= 1`, and one more claim in the backlog
+    /// ([`Word::claim`], when tracked); true if it did. Always a
     /// read-modify-write of the word, so a worker registering as idle at the same time either is
     /// claimed here or sees what the caller published before (README: "no lost wakeup").
     fn claim_idle(&self) -> bool {
@@ -268,7 +268,7 @@ impl Shared {
             if w.idle() == 0 {
                 w
             } else if tracked {
-                Word(w.0 - IDLE_ONE).commit_one()
+                Word(w.0 - IDLE_ONE).claim(1)
             } else {
                 Word(w.0 - IDLE_ONE)
             }
@@ -277,11 +277,11 @@ impl Shared {
     }
 
     /// The word after a put's admission that claims an idle worker for its job: `idle -= 1`,
-    /// and, when tracked, the job is queued (+1) and the claim commits an entry.
+    /// and, when tracked, the job is queued and the claim counted.
     fn claimed_for_a_job(&self, w: Word) -> Word {
         let w = Word(w.0 - IDLE_ONE);
         if self.capacity.is_some() {
-            w.add_balance(1).commit_one()
+            w.job_queued().claim(1)
         } else {
             w
         }
@@ -462,11 +462,11 @@ impl Shared {
             sh.wake_one();
         }
         if refused.is_some() || dead {
-            // No entry after all: the unit of balance (or the claim) the admission counted on
-            // one is taken back.
+            // No job queued after all: the admission counted one (a claim it made ends when
+            // the claimed worker finds nothing and parks).
             match locked {
-                Some(st) => sh.settle_locked(st, |w| w.add_balance(-1)),
-                None => sh.settle(|w| w.add_balance(-1)),
+                Some(st) => sh.settle_locked(st, Word::job_removed),
+                None => sh.settle(Word::job_removed),
             }
         }
         if let Some(job) = refused {
@@ -483,7 +483,7 @@ impl Shared {
             // below still applies, for a worker registering without the lock).
         } else if behind_a_new_stop {
             // Admission, taken again now (after the stop), may say spawn.
-            Shared::respawn_cold(sh);
+            Shared::respawn_cold(sh, pos);
             return Ok(id);
         }
         if claimed == Claimed::No {
@@ -510,17 +510,20 @@ impl Shared {
                 // (a shrink, an idle timeout): the job may have nobody to take it. Admission
                 // now says spawn. (A put before `start` queues under the state lock, so `start`
                 // counts it.)
-                Shared::respawn_cold(sh);
+                Shared::respawn_cold(sh, pos);
             }
         }
         Ok(id)
     }
 
-    /// A put's job is queued but the decision its admission made may be stale (see the callers):
-    /// admission taken again now, under the state lock, claims an idle worker for it or spawns
-    /// one if it says so, and else leaves the job to the busy workers.
+    /// A put's job is queued at `pos` but the decision its admission made may be stale (see the
+    /// callers): admission taken again now, under the state lock, claims an idle worker for it
+    /// or spawns one if it says so, and else leaves the job to the busy workers. Only the
+    /// workers that leave at a stop *ahead* of the job (boundary `<= pos`) are lost to it: a
+    /// shrink whose stop is behind the job leaves its workers to take it first, as the classic
+    /// pool would, had the put come before the shrink.
     #[cold]
-    fn respawn_cold(sh: &Arc<Shared>) {
+    fn respawn_cold(sh: &Arc<Shared>, pos: u64) {
         let mut st = lock(&sh.state);
         let w = sh.word();
         if w.phase() != RUNNING {
@@ -533,13 +536,15 @@ impl Shared {
             }
             return;
         }
-        if st.at_max() {
+        let ahead = st.stops.iter().filter(|&&at| at <= pos).count();
+        let for_us = st.num_live - ahead;
+        if st.num_live >= MAX_WORKERS || st.max.is_some_and(|m| for_us >= m) {
             return;
         }
         let slot = sh.reserve_worker(&mut st);
         sh.sync_at_max(&st);
-        // A new claim: it commits the first uncommitted entry.
-        sh.settle_locked(&st, Word::commit_one);
+        // A new worker on its way: a claim.
+        sh.settle_locked(&st, |w| w.claim(1));
         drop(st);
         Shared::spawn_workers(sh, vec![slot]);
     }
@@ -625,12 +630,11 @@ impl Shared {
                         skipped.push(job);
                         continue;
                     }
-                    if !held.any() {
-                        // Without a claim of our own, the entry we removed moves a claim on.
-                        match &guard {
-                            Some(st) => self.settle_locked(st, Word::commit_one),
-                            None => self.settle(Word::commit_one),
-                        }
+                    // One job fewer; the claim we held, if any, ends with it.
+                    let took = |w: Word| w.job_taken(held.any());
+                    match &guard {
+                        Some(st) => self.settle_locked(st, took),
+                        None => self.settle(took),
                     }
                     let id = JobId(pos);
                     self.emit_by(
@@ -671,7 +675,7 @@ impl Shared {
             return None;
         }
         st.stops.pop_front();
-        self.settle_locked(st, |w| w.stop_taken(held.any(), held == Held::ForStop));
+        self.settle_locked(st, |w| w.stop_taken(held.any()));
         self.queue
             .set_stop_at(st.stops.front().copied().unwrap_or(u64::MAX));
         st.num_live -= 1;
@@ -693,7 +697,7 @@ impl Shared {
                 self.wake_one();
             } else if st.num_live <= leaving && !st.at_max() {
                 let slot = self.reserve_worker(st);
-                self.settle_locked(st, Word::commit_one);
+                self.settle_locked(st, |w| w.claim(1));
                 if self.word().phase() == STOPPING {
                     // It must leave too, after the queued work.
                     self.push_stops(st, 1);
@@ -744,9 +748,9 @@ impl Shared {
         if spin_until(WORKER_SPIN, || self.queue.has_work()) {
             return Idle::Spun;
         }
-        // Parking gives up the claim we held (it found the queue empty: an excess claim).
+        // Parking gives up the claim we held (it found the queue empty).
         let give_up = if held.any() && self.capacity.is_some() {
-            Word(0).add_balance(1).0
+            Word(0).claim_ended().0
         } else {
             0
         };
@@ -889,11 +893,7 @@ impl Shared {
                 let c = claims(w);
                 let mut new = Word(w.0 - c as u64 * IDLE_ONE).with_at_max(at_max);
                 if tracked {
-                    // The stops are queued, then the claims commit entries (see `word`).
-                    for _ in 0..k {
-                        new = new.stop_queued();
-                    }
-                    new = new.commit(c);
+                    new = new.stops_queued(k).claim(c);
                 }
                 new
             });
@@ -1081,13 +1081,28 @@ enum Claimed {
 struct Sink(Arc<Shared>);
 
 impl CancelSink for Sink {
-    fn job_cancelled(&self, id: JobId) {
+    fn cancel_queued(&self, id: JobId, finish: &mut dyn FnMut() -> bool) -> bool {
         let sh = &self.0;
-        // The job stays in the queue as a dead position until a worker (or a drain) skips it.
-        sh.num_dead.fetch_add(1, Ordering::AcqRel);
-        sh.cancelled.fetch_add(1, Ordering::AcqRel);
-        sh.settle(Word::job_removed);
+        {
+            // Under the state lock, which `stop_now` and evictions hold while they hand jobs
+            // back, and `stats` while it reads the counts: a snapshot sees the job either queued
+            // or cancelled. Cancels are rare; puts and takes never wait for this lock.
+            let st = lock(&sh.state);
+            if !finish() {
+                return false;
+            }
+            // The job stays in the queue as a dead position until a worker (or a drain) skips
+            // it (a worker that skipped it already took one off `num_dead` for it).
+            sh.num_dead.fetch_add(1, Ordering::AcqRel);
+            sh.cancelled.fetch_add(1, Ordering::AcqRel);
+            sh.settle_locked(&st, Word::job_removed);
+        }
         sh.emit_other(Event::JobCancelled { job: id });
+        true
+    }
+
+    fn cancelled_drop_panicked(&self) {
+        Tally::bump_shared(&self.0.others.hook_panics);
     }
 }
 
@@ -1217,8 +1232,8 @@ impl FastPool {
                 Admit::Spawn => {
                     let slot = sh.reserve_worker(&mut st);
                     sh.sync_at_max(&st);
-                    // Our job is queued (+1) and the new worker's claim commits an entry.
-                    sh.settle_locked(&st, |w| w.add_balance(1).commit_one());
+                    // Our job is queued and the new worker is on its way for it.
+                    sh.settle_locked(&st, |w| w.job_queued().claim(1));
                     let r =
                         Shared::enqueue(sh, job, &self.sink, Claimed::Spawned, holds, Some(&st));
                     drop(st);
@@ -1227,7 +1242,7 @@ impl FastPool {
                 }
                 Admit::Enqueue => {
                     let step = i64::from(sh.capacity.is_some());
-                    if sh.cas_word(w, w.add_balance(step)).is_ok() {
+                    if sh.cas_word(w, w.add_jobs(step)).is_ok() {
                         return Shared::enqueue(sh, job, &self.sink, Claimed::No, holds, Some(&st));
                     }
                 }
@@ -1326,7 +1341,7 @@ impl Pool for FastPool {
         let tracked = sh.capacity.is_some();
         sh.update_word(|w| {
             let w = w.with_phase(RUNNING).with_at_max(at_max);
-            if tracked { w.commit(n) } else { w }
+            if tracked { w.claim(n) } else { w }
         });
         drop(st);
         Shared::spawn_workers(sh, slots);
@@ -1358,7 +1373,7 @@ impl Pool for FastPool {
                 Admit::Enqueue if sh.capacity.is_none() => {
                     return Shared::enqueue(sh, job, &self.sink, Claimed::No, holds, None);
                 }
-                Admit::Enqueue => match sh.cas_word(w, w.add_balance(1)) {
+                Admit::Enqueue => match sh.cas_word(w, w.job_queued()) {
                     Ok(()) => {
                         return Shared::enqueue(sh, job, &self.sink, Claimed::No, holds, None);
                     }
@@ -1378,7 +1393,7 @@ impl Pool for FastPool {
         let k = policy::grow_count(n, st.num_live, Some(st.cap()));
         let slots: Vec<_> = (0..k).map(|_| sh.reserve_worker(&mut st)).collect();
         sh.sync_at_max(&st);
-        sh.settle_locked(&st, |w| w.commit(k));
+        sh.settle_locked(&st, |w| w.claim(k));
         drop(st);
         Shared::spawn_workers(sh, slots);
         k
@@ -1407,7 +1422,7 @@ impl Pool for FastPool {
             let k = policy::refill_count(min, st.num_live, st.stops.len())
                 .min(MAX_WORKERS.saturating_sub(st.num_live));
             slots = (0..k).map(|_| sh.reserve_worker(&mut st)).collect();
-            sh.settle_locked(&st, |w| w.commit(k));
+            sh.settle_locked(&st, |w| w.claim(k));
             let over = max.map_or(0, |m| st.staying().saturating_sub(m));
             sh.push_stops(&mut st, over);
             sh.sync_at_max(&st);

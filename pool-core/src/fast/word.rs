@@ -2,46 +2,33 @@
 //! the reservation it makes (an idle worker, a unit of backlog) are one compare-exchange.
 //!
 //! ```text
-//!  63                 32 31     26 25     20 19          4    3        2      1 0
-//! +---------------------+---------+---------+-------------+--------+--------+-----+
-//! | balance (32, signed)| behind  | front   | idle (16)   | WAITERS| AT_MAX |phase|
-//! +---------------------+---------+---------+-------------+--------+--------+-----+
+//!  63              47 46                 20 19          4    3        2      1 0
+//! +------------------+---------------------+-------------+--------+--------+-----+
+//! | lead (17, signed)| jobs (27)           | idle (16)   | WAITERS| AT_MAX |phase|
+//! +------------------+---------------------+-------------+--------+--------+-----+
 //! ```
 //!
-//! The *balance* and the *front stops* are kept only when the pool has a capacity. Together they
-//! are the classic pool's backlog seen from both sides. With `C` claims outstanding (workers
-//! woken for an item, starting, or still looking at the queue with the claim they had) and the
-//! queue's entries (jobs and stop sentinels) in order, the first `C` entries are committed to
-//! those workers. A positive balance is the number of queued jobs past the committed ones (the
-//! backlog a capacity limits); a negative one is the number of claims with no entry yet. The
-//! *front* stops are the stop sentinels at the head of the uncommitted entries, before any
-//! uncommitted job: a new claim commits one of those before it commits a job. The stops *behind*
-//! are uncommitted stops queued behind uncommitted jobs: the word does not know how many jobs
-//! are ahead of each, so a claim that reaches one is counted as committing a job, and the count
-//! is corrected when the stop is taken (see the table).
+//! *jobs* and *lead* are kept only when the pool has a capacity; they are the backlog of
+//! `docs/semantics.md` ("Queue"): the queued jobs no worker on its way is committed to,
 //!
-//! Each event moves them by a fixed rule ([`Word::commit_one`] is "a new claim commits the
-//! first uncommitted entry": a front stop if there is one, else one unit of balance):
+//! ```text
+//! backlog = max(0, jobs - max(0, lead)),   lead = (claimed + starting workers) - pending stops
+//! ```
 //!
-//! | event | effect |
-//! |---|---|
-//! | a put queues a job | balance +1 |
-//! | ... claiming an idle worker or spawning one for it | and `commit_one` |
-//! | a worker is started without a job (`start`, `grow`, `resize`, a replacement) | `commit_one` |
-//! | a put claims a worker after queueing (it went idle meanwhile) | `commit_one` |
-//! | a worker without a claim takes a job | `commit_one` (the removed entry was the first uncommitted one, or a committed one whose claim moves on) |
-//! | ... takes a stop | a front stop -1, else a stop behind -1 (it was uncommitted, or a claim was counted as committing a job when it reached it: either way the balance is right), else `commit_one` |
-//! | a worker with a claim takes a job, or a stop it was claimed for | none |
-//! | a worker claimed for a job takes a stop, with stops behind | a stop behind -1 and balance +1 (its claim reached that stop, not a job) |
-//! | a worker with a claim parks (it found the queue empty) | balance +1 |
-//! | a queued job is cancelled or evicted | balance -1 if positive, else `commit_one` |
-//! | a stop is queued | balance +1 if negative (an excess claim takes it), else a front stop if the balance is 0 (it is the first uncommitted entry), else a stop behind |
-//! | ... claiming an idle worker for it | and `commit_one` |
+//! A worker on its way (claimed, or starting) takes the first queue entry, which may be a stop
+//! sentinel; the pool counts on it for a job only beyond the sentinels pending. Every event moves
+//! the two counts by a fixed amount, whatever the order of jobs and sentinels in the queue, so
+//! the word tracks the backlog exactly without knowing that order:
 //!
-//! What remains approximate: which stop a worker takes when several are pending behind jobs, and
-//! the counts saturate at 63 stops of each kind. It needs a capacity, shrinks while the queue
-//! holds uncommitted jobs, and claims racing past them; the balance is right again once those
-//! stops are taken.
+//! | event | jobs | lead |
+//! |---|---|---|
+//! | a put queues a job | +1 | |
+//! | a claim (a put claims an idle worker, a worker is spawned or started, a stop claims one) | | +1 |
+//! | a worker takes a job | -1 | -1 if it held a claim |
+//! | a worker takes a stop | | +1 unless it held a claim (the stop and the claim both end) |
+//! | a worker with a claim finds nothing and parks | | -1 |
+//! | a queued job is cancelled or evicted, or a put reserved but did not queue | -1 | |
+//! | a stop is queued | | -1 |
 
 use crate::policy::Load;
 use crate::stats::PoolState;
@@ -66,25 +53,20 @@ const IDLE_SHIFT: u32 = 4;
 const IDLE_BITS: u32 = 16;
 /// One idle (parked, unclaimed) worker.
 pub(crate) const IDLE_ONE: u64 = 1 << IDLE_SHIFT;
-const STOPS_BITS: u32 = 6;
-/// The most stops of each kind the word counts (it saturates there; see the module docs).
-const MAX_STOPS: u64 = (1 << STOPS_BITS) - 1;
-const FRONT_SHIFT: u32 = IDLE_SHIFT + IDLE_BITS;
-/// One front stop.
-const FRONT_ONE: u64 = 1 << FRONT_SHIFT;
-const BEHIND_SHIFT: u32 = FRONT_SHIFT + STOPS_BITS;
-/// One stop behind.
-const BEHIND_ONE: u64 = 1 << BEHIND_SHIFT;
-const BALANCE_SHIFT: u32 = BEHIND_SHIFT + STOPS_BITS;
-/// One unit of balance (see the module docs); the field is two's complement, so adding and
+const JOBS_SHIFT: u32 = IDLE_SHIFT + IDLE_BITS;
+const JOBS_BITS: u32 = 27;
+/// One queued job.
+const JOB_ONE: u64 = 1 << JOBS_SHIFT;
+const LEAD_SHIFT: u32 = JOBS_SHIFT + JOBS_BITS;
+/// One unit of lead; the field is the top of the word, two's complement, so adding and
 /// subtracting multiples of this with wrapping arithmetic moves it either way.
-const BALANCE_ONE: u64 = 1 << BALANCE_SHIFT;
+const LEAD_ONE: u64 = 1 << LEAD_SHIFT;
 /// The most live workers a fast pool runs, so that `idle` always fits its 16 bits. A pool
 /// configured with a larger (or no) maximum behaves as if at max once it has this many.
 pub(crate) const MAX_WORKERS: usize = (1 << IDLE_BITS) - 1;
-/// The largest capacity the word tracks a balance for (31 bits and a sign). A larger capacity
-/// is treated as unbounded and nothing is tracked.
-pub(crate) const MAX_TRACKED_CAPACITY: usize = (1 << (63 - BALANCE_SHIFT)) - 1;
+/// The largest capacity the word tracks (half the `jobs` field, so the jobs a put admitted by
+/// spawning add beyond the capacity still fit). A larger capacity is treated as unbounded.
+pub(crate) const MAX_TRACKED_CAPACITY: usize = 1 << (JOBS_BITS - 1);
 
 /// A decoded admission word.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,84 +115,65 @@ impl Word {
         ((self.0 >> IDLE_SHIFT) & ((1 << IDLE_BITS) - 1)) as usize
     }
 
-    /// The signed balance (see the module docs).
-    pub(crate) fn balance(self) -> i64 {
-        (self.0 as i64) >> BALANCE_SHIFT
+    /// Queued jobs (when tracked).
+    pub(crate) fn jobs(self) -> u64 {
+        (self.0 >> JOBS_SHIFT) & ((1 << JOBS_BITS) - 1)
     }
 
-    /// The backlog: queued jobs no claimed or starting worker is committed to.
+    /// Workers on their way minus pending stops (when tracked).
+    pub(crate) fn lead(self) -> i64 {
+        (self.0 as i64) >> LEAD_SHIFT
+    }
+
+    /// The backlog the capacity limits (see the module docs).
     pub(crate) fn backlog(self) -> usize {
-        self.balance().max(0) as usize
+        (self.jobs() as i64 - self.lead().max(0)).max(0) as usize
     }
 
-    /// Stop sentinels at the head of the uncommitted entries.
-    pub(crate) fn front_stops(self) -> u64 {
-        (self.0 >> FRONT_SHIFT) & MAX_STOPS
+    /// `n` more queued jobs (negative: fewer).
+    pub(crate) fn add_jobs(self, n: i64) -> Word {
+        debug_assert!(self.jobs() as i64 + n >= 0, "queued jobs never go below 0");
+        Word(self.0.wrapping_add((n as u64).wrapping_mul(JOB_ONE)))
     }
 
-    /// Uncommitted stop sentinels queued behind uncommitted jobs.
-    pub(crate) fn stops_behind(self) -> u64 {
-        (self.0 >> BEHIND_SHIFT) & MAX_STOPS
+    /// Lead moved by `n`.
+    pub(crate) fn add_lead(self, n: i64) -> Word {
+        Word(self.0.wrapping_add((n as u64).wrapping_mul(LEAD_ONE)))
     }
 
-    /// The word with the balance moved by `delta`.
-    pub(crate) fn add_balance(self, delta: i64) -> Word {
-        Word(
-            self.0
-                .wrapping_add((delta as u64).wrapping_mul(BALANCE_ONE)),
-        )
+    /// A put queued a job.
+    pub(crate) fn job_queued(self) -> Word {
+        self.add_jobs(1)
     }
 
-    /// A new claim commits the first uncommitted entry: a front stop if any, else a unit of
-    /// balance (a job, or an excess claim when there is none).
-    pub(crate) fn commit_one(self) -> Word {
-        if self.front_stops() > 0 {
-            Word(self.0 - FRONT_ONE)
-        } else {
-            self.add_balance(-1)
-        }
-    }
-
-    /// `commit_one`, `n` times.
-    pub(crate) fn commit(self, n: usize) -> Word {
-        let stops = self.front_stops().min(n as u64);
-        Word(self.0 - stops * FRONT_ONE).add_balance(stops as i64 - n as i64)
-    }
-
-    /// A queued job left the queue without being taken (cancelled, evicted).
+    /// A queued (or reserved) job left without being taken: cancelled, evicted, refused.
     pub(crate) fn job_removed(self) -> Word {
-        if self.balance() > 0 {
-            self.add_balance(-1)
-        } else {
-            self.commit_one()
-        }
+        self.add_jobs(-1)
     }
 
-    /// A stop sentinel was queued (before any claim made for it).
-    pub(crate) fn stop_queued(self) -> Word {
-        match self.balance() {
-            b if b < 0 => self.add_balance(1),
-            0 if self.front_stops() < MAX_STOPS => Word(self.0 + FRONT_ONE),
-            0 => self,
-            _ if self.stops_behind() < MAX_STOPS => Word(self.0 + BEHIND_ONE),
-            _ => self,
-        }
+    /// `n` new claims (claimed idle workers, spawned or started workers).
+    pub(crate) fn claim(self, n: usize) -> Word {
+        self.add_lead(n as i64)
     }
 
-    /// A worker took a stop sentinel. `claimed`: it held a claim; `for_stop`: that claim was made
-    /// for a stop (by the push that queued it). A claim made for a job (or a start) may have
-    /// been counted as committing a job where it committed this stop.
-    pub(crate) fn stop_taken(self, claimed: bool, for_stop: bool) -> Word {
-        match (claimed, for_stop) {
-            (true, true) => self,
-            (true, false) if self.front_stops() == 0 && self.stops_behind() > 0 => {
-                Word(self.0 - BEHIND_ONE).add_balance(1)
-            }
-            (true, false) => self,
-            (false, _) if self.front_stops() > 0 => Word(self.0 - FRONT_ONE),
-            (false, _) if self.stops_behind() > 0 => Word(self.0 - BEHIND_ONE),
-            (false, _) => self.add_balance(-1),
-        }
+    /// A worker took a job; `claimed`: it held a claim, which ends with it.
+    pub(crate) fn job_taken(self, claimed: bool) -> Word {
+        self.add_jobs(-1).add_lead(-i64::from(claimed))
+    }
+
+    /// `k` stops were queued.
+    pub(crate) fn stops_queued(self, k: usize) -> Word {
+        self.add_lead(-(k as i64))
+    }
+
+    /// A worker took a stop; `claimed`: it held a claim (which ends with the stop).
+    pub(crate) fn stop_taken(self, claimed: bool) -> Word {
+        if claimed { self } else { self.add_lead(1) }
+    }
+
+    /// A worker with a claim found nothing and parks: its claim ends.
+    pub(crate) fn claim_ended(self) -> Word {
+        self.add_lead(-1)
     }
 
     /// The numbers `policy::admit` looks at. The word keeps only whether the staying workers
@@ -236,53 +199,48 @@ mod tests {
     #[test]
     fn fields_do_not_overlap() {
         let w = Word((Word(0).with_phase(STOPPING).with_at_max(true).0 + 3 * IDLE_ONE) | WAITERS)
-            .add_balance(7);
+            .add_jobs(7)
+            .add_lead(-5);
         assert_eq!(w.phase(), STOPPING);
         assert!(w.at_max() && w.waiters() && w.stopped());
-        assert_eq!((w.idle(), w.balance(), w.backlog()), (3, 7, 7));
-        let owed = w.add_balance(-10);
-        assert_eq!((owed.idle(), owed.balance(), owed.backlog()), (3, -3, 0));
-        assert_eq!((owed.phase(), owed.front_stops()), (STOPPING, 0));
-        assert!(owed.at_max() && owed.waiters());
-        assert_eq!(owed.add_balance(3), w.add_balance(-7));
-        let full = Word(MAX_WORKERS as u64 * IDLE_ONE).add_balance(MAX_TRACKED_CAPACITY as i64);
+        assert_eq!((w.idle(), w.jobs(), w.lead(), w.backlog()), (3, 7, -5, 7));
+        let w = w.add_lead(9);
+        assert_eq!((w.idle(), w.jobs(), w.lead(), w.backlog()), (3, 7, 4, 3));
+        assert!(w.at_max() && w.waiters() && w.phase() == STOPPING);
+        let full = Word(MAX_WORKERS as u64 * IDLE_ONE)
+            .add_jobs(2 * MAX_TRACKED_CAPACITY as i64 - 1)
+            .add_lead(-(MAX_WORKERS as i64));
         assert_eq!(full.idle(), MAX_WORKERS);
-        assert_eq!(full.backlog(), MAX_TRACKED_CAPACITY);
-        let least = Word(0).add_balance(-(MAX_TRACKED_CAPACITY as i64) - 1);
+        assert_eq!(full.jobs() as usize, 2 * MAX_TRACKED_CAPACITY - 1);
+        assert_eq!(full.lead(), -(MAX_WORKERS as i64));
+        let most = Word(0).add_lead(MAX_WORKERS as i64);
         assert_eq!(
-            (least.balance(), least.idle(), least.front_stops()),
-            (-(1 << 31), 0, 0)
+            (most.lead(), most.jobs(), most.idle()),
+            (MAX_WORKERS as i64, 0, 0)
         );
     }
 
     #[test]
-    fn claims_commit_front_stops_before_jobs() {
-        // Two unclaimed stops on an empty queue, then a job: [S, S, J].
-        let w = Word(0).stop_queued().stop_queued().add_balance(1);
-        assert_eq!((w.front_stops(), w.balance()), (2, 1));
-        // Two claims take the stops; the job stays uncommitted.
-        let w = w.commit(2);
-        assert_eq!((w.front_stops(), w.balance()), (0, 1));
-        // A third claim takes the job, a fourth is in excess.
-        assert_eq!(w.commit_one().balance(), 0);
-        assert_eq!(w.commit(2).balance(), -1);
-        // A stop queued while a claim is in excess is that claim's.
-        assert_eq!(Word(0).add_balance(-1).stop_queued(), Word(0));
-        // A stop behind uncommitted jobs is counted apart.
-        let w = Word(0).add_balance(2).stop_queued();
-        assert_eq!((w.front_stops(), w.stops_behind(), w.balance()), (0, 1, 2));
-        // Taken without a claim: it was uncommitted, the balance stays.
-        assert_eq!(w.stop_taken(false, false), Word(0).add_balance(2));
-        // Taken by a worker claimed for a job: that claim was counted as committing a job.
-        let reached = w.commit(2);
-        assert_eq!(reached.balance(), 0);
-        assert_eq!(reached.stop_taken(true, false).balance(), 1);
-        // Claimed for the stop itself: nothing to correct.
-        assert_eq!(Word(0).stop_taken(true, true), Word(0));
-        // A removed job: uncommitted if any is, else a committed one whose claim moves on.
-        assert_eq!(Word(0).add_balance(2).job_removed().balance(), 1);
-        let w = Word(0).stop_queued().job_removed();
-        assert_eq!((w.front_stops(), w.balance()), (0, 0));
+    fn the_backlog_counts_claims_beyond_the_pending_stops() {
+        // [J, J] with one worker on its way: it takes a job.
+        let w = Word(0).job_queued().job_queued().claim(1);
+        assert_eq!(w.backlog(), 1);
+        // A stop queued: the claimed worker may take it instead, so it no longer counts.
+        let s = w.stops_queued(1);
+        assert_eq!(s.backlog(), 2);
+        // The claimed worker takes the stop: still two jobs nobody is on the way for.
+        assert_eq!(s.stop_taken(true).backlog(), 2);
+        // A busy worker takes the stop instead: the claim counts for a job again.
+        assert_eq!(s.stop_taken(false), w);
+        // Taking a job with a claim, or without one, leaves one job.
+        assert_eq!(w.job_taken(true).backlog(), 1);
+        assert_eq!(w.job_taken(false).backlog(), 0);
+        // More claims than jobs: nothing is backlog, and an extra job is still covered.
+        let over = Word(0).claim(2).job_queued();
+        assert_eq!(over.backlog(), 0);
+        assert_eq!(over.job_queued().backlog(), 0);
+        assert_eq!(over.claim_ended().job_queued().backlog(), 1);
+        assert_eq!(over.job_removed(), Word(0).claim(2));
     }
 
     #[test]
@@ -296,13 +254,16 @@ mod tests {
         let at_max = running.with_at_max(true);
         assert_eq!(admit(at_max.load(None)), Admit::Enqueue);
         assert_eq!(admit(at_max.load(Some(1))), Admit::Enqueue);
-        assert_eq!(admit(at_max.add_balance(1).load(Some(1))), Admit::Full);
+        assert_eq!(admit(at_max.job_queued().load(Some(1))), Admit::Full);
         assert_eq!(
-            admit(at_max.stop_queued().add_balance(1).load(Some(1))),
+            admit(at_max.job_queued().claim(1).stops_queued(1).load(Some(1))),
             Admit::Full
         );
-        assert_eq!(admit(at_max.add_balance(-1).load(Some(1))), Admit::Enqueue);
+        assert_eq!(
+            admit(at_max.job_queued().claim(1).load(Some(1))),
+            Admit::Enqueue
+        );
         assert_eq!(admit(Word(0).load(Some(1))), Admit::Enqueue);
-        assert_eq!(admit(Word(0).add_balance(1).load(Some(1))), Admit::Full);
+        assert_eq!(admit(Word(0).job_queued().load(Some(1))), Admit::Full);
     }
 }

@@ -348,6 +348,57 @@ pub fn cancel_succeeds_only_before_the_job_starts<P: Pool + 'static>(make: Make<
     assert_eq!(pool.stats().completed, 1);
 }
 
+/// Sets its flag when dropped (with the closure that owns it), and panics then if asked to.
+struct DropFlag(Arc<AtomicUsize>, bool);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, SeqCst);
+        if self.1 {
+            panic!("a closure that panics when dropped");
+        }
+    }
+}
+
+pub fn cancel_drops_the_closure_before_it_returns<P: Pool + 'static>(make: Make<P>) {
+    // Queued on a pool that has not started, and on a started one behind a busy worker: either
+    // way the winning `cancel` drops the closure (and what it captured) on the caller's thread.
+    for started_pool in [false, true] {
+        let log = EventLog::new();
+        let pool = make(logged(&log).fixed(1));
+        let gate = Gate::new();
+        if started_pool {
+            pool.start().unwrap();
+            let g = gate.clone();
+            let busy = pool.submit(move || g.wait()).unwrap();
+            wait1(&log, started(busy.id()));
+        }
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let flag = DropFlag(dropped.clone(), false);
+        let h = pool
+            .submit(move || {
+                let _keep = &flag;
+            })
+            .unwrap();
+        let panicky = DropFlag(dropped.clone(), true);
+        let h2 = pool
+            .submit(move || {
+                let _keep = &panicky;
+            })
+            .unwrap();
+        assert!(h.cancel());
+        assert_eq!(dropped.load(SeqCst), 1, "started: {started_pool}");
+        assert!(h2.cancel(), "a panicking drop still cancels");
+        assert_eq!(dropped.load(SeqCst), 2, "started: {started_pool}");
+        assert_eq!(pool.stats().hook_panics, 1, "the panicking drop is counted");
+        assert!(matches!(h.join(), Err(JoinError::Cancelled)));
+        assert!(matches!(h2.join(), Err(JoinError::Cancelled)));
+        gate.open();
+        drop(pool);
+        assert_eq!(dropped.load(SeqCst), 2, "dropped exactly once");
+    }
+}
+
 pub fn callback_runs_on_the_worker_right_after_the_job_exactly_once<P: Pool + 'static>(
     make: Make<P>,
 ) {

@@ -93,6 +93,7 @@ macro_rules! contract_suite {
             submit_join_returns_the_value,
             try_join_and_join_timeout_hand_the_handle_back_until_done,
             cancel_succeeds_only_before_the_job_starts,
+            cancel_drops_the_closure_before_it_returns,
             callback_runs_on_the_worker_right_after_the_job_exactly_once,
             panicking_job_does_not_kill_its_worker,
             panicking_callback_hook_and_handler_are_caught_and_counted,
