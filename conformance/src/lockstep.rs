@@ -834,13 +834,7 @@ impl Driver {
                 }
             }
         }
-        if self.wake_all
-            && self
-                .model
-                .enabled_steps()
-                .iter()
-                .any(|s| matches!(s, m::Step::TimeOut(_)))
-        {
+        if self.wake_all && self.timeout_enabled() {
             return false;
         }
         !self
@@ -870,6 +864,14 @@ impl Driver {
             for o in new {
                 self.apply(o)?;
             }
+            if !self.wake_all && self.timeout_enabled() {
+                // An idle worker whose keep-alive ran out earlier may time out now (the pool
+                // grew above `min`, say). A pool decides when it looks (when it is woken), so
+                // it may do so at any moment, racing the next operation: step the clock by
+                // zero, which wakes every parked worker to look, and wait for the time-outs.
+                self.hand.advance(Duration::ZERO);
+                self.wake_all = true;
+            }
             if self.quiescent() {
                 break;
             }
@@ -882,6 +884,14 @@ impl Driver {
             .check_invariants()
             .map_err(|v| format!("model: {v}"))?;
         self.compare(pool)
+    }
+
+    /// Whether the model has an idle timeout it would allow now.
+    fn timeout_enabled(&self) -> bool {
+        self.model
+            .enabled_steps()
+            .iter()
+            .any(|s| matches!(s, m::Step::TimeOut(_)))
     }
 
     fn compare(&mut self, pool: Option<&dyn Pool>) -> Res {

@@ -16,10 +16,10 @@ pub(crate) type DynArc<T> = std::sync::Arc<T>;
 /// Threads: std's or loom's.
 pub(crate) mod thread {
     #[cfg(not(loom))]
-    pub(crate) use std::thread::{Builder, ThreadId, current};
+    pub(crate) use std::thread::{Builder, ThreadId, current, yield_now};
 
     #[cfg(loom)]
-    pub(crate) use loom::thread::{Builder, ThreadId, current};
+    pub(crate) use loom::thread::{Builder, ThreadId, current, yield_now};
 }
 
 /// A thread's park token, split in the half the thread parks on and the half others wake it with:

@@ -199,6 +199,10 @@ struct Shared {
     rejected: AtomicU64,
     cancelled: AtomicU64,
     caller_runs: AtomicU64,
+    /// Puts that began (before their compare-exchange) / finished (after their push) claiming an
+    /// idle worker for their job; equal while none is between the two (see `Shared::stats`).
+    claims_begun: AtomicU64,
+    claims_done: AtomicU64,
     /// Outcomes and hook panics counted outside any worker (caller runs, handlers, listeners on
     /// other threads).
     others: Tally,
@@ -457,6 +461,8 @@ impl Shared {
         });
         let id = JobId(pos);
         if claimed == Claimed::Idle {
+            // The claim's job is in the queue (or its position dead): see `Shared::stats`.
+            sh.claims_done.fetch_add(1, Ordering::SeqCst);
             // Whatever we wrote, the claimed worker is owed its wakeup (the classic pool claims
             // even for a job already cancelled).
             sh.wake_one();
@@ -994,21 +1000,22 @@ impl Shared {
     }
 
     fn stats(&self, st: &State) -> Stats {
-        let w = self.word();
-        let queued = {
-            // Two reads that agree, so a position popped between the span and the dead count
-            // does not show as a transient miscount.
-            let read = || (self.queue.span(), self.num_dead.load(Ordering::Acquire));
-            let mut a = read();
-            for _ in 0..8 {
-                let b = read();
-                if a == b {
-                    break;
-                }
-                a = b;
+        // A put that claims an idle worker takes `idle` in the word before its job is in the
+        // queue. Read the word and the queue while no such put is between the two steps
+        // (`claims_done` read before equal to `claims_begun` read after), so a snapshot never
+        // shows the worker claimed and its job missing. Such puts are short (a compare-exchange
+        // and a push); after many tries we give up and report what we read.
+        let mut tries = 0;
+        let (w, queued) = loop {
+            let done = self.claims_done.load(Ordering::SeqCst);
+            let w = self.word();
+            let queued = self.queued_now();
+            let begun = self.claims_begun.load(Ordering::SeqCst);
+            tries += 1;
+            if done == begun || tries == 10_000 {
+                break (w, queued);
             }
-            let ((head, tail), dead) = a;
-            ((tail - head) as i64 - dead as i64).max(0) as usize
+            thread::yield_now();
         };
         let (completed, panicked, hook_panics) = self.totals(st);
         let idle = w.idle().min(st.num_live);
@@ -1028,6 +1035,25 @@ impl Shared {
             min: st.min,
             max: st.max,
             state: w.state(),
+        }
+    }
+
+    /// Jobs in the queue now (`Stats::queued`).
+    fn queued_now(&self) -> usize {
+        {
+            // Two reads that agree, so a position popped between the span and the dead count
+            // does not show as a transient miscount.
+            let read = || (self.queue.span(), self.num_dead.load(Ordering::Acquire));
+            let mut a = read();
+            for _ in 0..8 {
+                let b = read();
+                if a == b {
+                    break;
+                }
+                a = b;
+            }
+            let ((head, tail), dead) = a;
+            ((tail - head) as i64 - dead as i64).max(0) as usize
         }
     }
 
@@ -1170,6 +1196,8 @@ impl FastPool {
             rejected: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
             caller_runs: AtomicU64::new(0),
+            claims_begun: AtomicU64::new(0),
+            claims_done: AtomicU64::new(0),
             others: Tally::default(),
             state: Mutex::new(state),
             room: Condvar::new(),
@@ -1216,6 +1244,7 @@ impl FastPool {
             }
             match policy::admit(load) {
                 Admit::ClaimIdle => {
+                    sh.claims_begun.fetch_add(1, Ordering::SeqCst);
                     if sh.cas_word(w, sh.claimed_for_a_job(w)).is_ok() {
                         // Reserved under the lock too, so no stop lands between the decision
                         // and the position.
@@ -1228,6 +1257,7 @@ impl FastPool {
                             Some(&st),
                         );
                     }
+                    sh.claims_done.fetch_add(1, Ordering::SeqCst);
                 }
                 Admit::Spawn => {
                     let slot = sh.reserve_worker(&mut st);
@@ -1364,12 +1394,25 @@ impl Pool for FastPool {
                 return self.put_cold(job, admission);
             }
             match policy::admit(w.load(sh.capacity)) {
-                Admit::ClaimIdle => match sh.cas_word(w, sh.claimed_for_a_job(w)) {
-                    Ok(()) => {
-                        return Shared::enqueue(sh, job, &self.sink, Claimed::Idle, holds, None);
+                Admit::ClaimIdle => {
+                    sh.claims_begun.fetch_add(1, Ordering::SeqCst);
+                    match sh.cas_word(w, sh.claimed_for_a_job(w)) {
+                        Ok(()) => {
+                            return Shared::enqueue(
+                                sh,
+                                job,
+                                &self.sink,
+                                Claimed::Idle,
+                                holds,
+                                None,
+                            );
+                        }
+                        Err(now) => {
+                            sh.claims_done.fetch_add(1, Ordering::SeqCst);
+                            w = now;
+                        }
                     }
-                    Err(now) => w = now,
-                },
+                }
                 Admit::Enqueue if sh.capacity.is_none() => {
                     return Shared::enqueue(sh, job, &self.sink, Claimed::No, holds, None);
                 }
