@@ -127,7 +127,20 @@ fn main() -> ExitCode {
         Params::full()
     };
     if let Some((group, subject)) = &args.cell {
-        return match measure_cell(group, subject, args.reps, &params) {
+        // The cell enforces its own deadline: a watchdog waits for the measurement to finish
+        // (a channel, not a poll) and ends the process if the deadline passes first, so the
+        // parent just waits for it.
+        let (finished, watch) = std::sync::mpsc::channel::<()>();
+        let timeout = args.cell_timeout;
+        thread::spawn(move || {
+            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = watch.recv_timeout(timeout) {
+                eprintln!("timed out after {} s", timeout.as_secs());
+                std::process::exit(4);
+            }
+        });
+        let r = measure_cell(group, subject, args.reps, &params);
+        drop(finished);
+        return match r {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("{e}");
@@ -276,20 +289,9 @@ fn run_cell(
     if args.quick {
         cmd.arg("--quick");
     }
-    let mut child = cmd.spawn().map_err(|e| format!("spawn: {e}"))?;
-    let deadline = Instant::now() + args.cell_timeout;
-    loop {
-        match child.try_wait().map_err(|e| format!("wait: {e}"))? {
-            Some(_) => break,
-            None if Instant::now() >= deadline => {
-                // Best effort: the child may have exited just now.
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("timed out after {} s", args.cell_timeout.as_secs()));
-            }
-            None => thread::sleep(Duration::from_millis(50)),
-        }
-    }
+    cmd.args(["--cell-timeout", &args.cell_timeout.as_secs().to_string()]);
+    // The child ends itself at its deadline (see `main`), so this wait is bounded.
+    let child = cmd.spawn().map_err(|e| format!("spawn: {e}"))?;
     let out = child
         .wait_with_output()
         .map_err(|e| format!("output: {e}"))?;
