@@ -109,6 +109,38 @@ pub(crate) fn spin_loop() {
     loom::hint::spin_loop();
 }
 
+/// Waiting out another thread's step in flight (a slot being written, a block being linked):
+/// spins a little, then yields the CPU on every further call.
+///
+/// The step is usually nanoseconds away, but its thread may have been preempted in the middle
+/// of it; on a machine with more threads than cores a waiter that only spins would then hold a
+/// core the waited-for thread needs, for a whole scheduler time slice (measured: a worker spun
+/// for milliseconds on a slot its submitter, preempted on the same core, had reserved but not
+/// yet written, halving a one-submitter pool's throughput).
+#[derive(Debug, Default)]
+pub(crate) struct Backoff {
+    step: u32,
+}
+
+impl Backoff {
+    /// Spins this many doubling rounds of CPU hints (1 + 2 + … + 64) before yielding.
+    const SPIN_LIMIT: u32 = 6;
+
+    /// Waits a little longer than last time. Under loom: one hint (a switch to another thread).
+    pub(crate) fn snooze(&mut self) {
+        if cfg!(loom) {
+            spin_loop();
+        } else if self.step <= Self::SPIN_LIMIT {
+            for _ in 0..1u32 << self.step {
+                spin_loop();
+            }
+            self.step += 1;
+        } else {
+            thread::yield_now();
+        }
+    }
+}
+
 /// Polls `done` in a busy loop for about `budget` of real time; true as soon as it holds.
 ///
 /// The loop spins with CPU hints at first and yields the CPU between polls once it has spun for a
@@ -140,6 +172,62 @@ pub(crate) fn spin_until(budget: std::time::Duration, mut done: impl FnMut() -> 
             return false;
         }
     }
+}
+
+/// Like [`spin_until`], for a poll that reads a location someone else is busy writing: the
+/// gaps between polls grow from `first_gap` to `max_gap`, so the poller does not pull that cache
+/// line away from its writer on every step. (A worker that found the queue empty polls the
+/// queue's tail, which the submitter writes on every put: polled every few nanoseconds, each put
+/// pays a cache miss on it and the queue never fills; polled every microsecond or so, a few
+/// dozen jobs arrive between polls and the worker takes them without touching the tail.) After
+/// `yield_after` it also yields the CPU between polls. The first poll comes after `first_gap`.
+#[cfg(not(loom))]
+pub(crate) fn poll_spaced(
+    budget: std::time::Duration,
+    first_gap: std::time::Duration,
+    max_gap: std::time::Duration,
+    yield_after: std::time::Duration,
+    mut done: impl FnMut() -> bool,
+) -> bool {
+    use std::time::Instant;
+    let start = Instant::now();
+    let mut gap = first_gap;
+    let mut now = start;
+    loop {
+        let until = now + gap;
+        loop {
+            for _ in 0..8 {
+                std::hint::spin_loop();
+            }
+            now = Instant::now();
+            if now >= until {
+                break;
+            }
+        }
+        if done() {
+            return true;
+        }
+        let spent = now - start;
+        if spent >= budget {
+            return false;
+        }
+        if spent >= yield_after {
+            std::thread::yield_now();
+        }
+        gap = (gap * 2).min(max_gap);
+    }
+}
+
+/// Under loom: one poll (see the std version).
+#[cfg(loom)]
+pub(crate) fn poll_spaced(
+    _budget: std::time::Duration,
+    _first_gap: std::time::Duration,
+    _max_gap: std::time::Duration,
+    _yield_after: std::time::Duration,
+    mut done: impl FnMut() -> bool,
+) -> bool {
+    done()
 }
 
 /// Under loom: one poll (see the std version).

@@ -101,11 +101,12 @@ fn a_consumer_racing_a_producer_takes_each_item_once_in_order() {
 
 /// A stop registered while a job is being pushed and a consumer is popping: the job lands either
 /// before the stop's boundary (and is taken before the stop) or at/after it (and the stop is
-/// taken first). A consumer never takes a job from behind a stop that is due.
+/// taken first). A consumer never takes a job from behind a stop that is due, even when it pops
+/// on a tail it saw before the stop was registered (`pop_seen`, as workers do).
 #[test]
 fn a_job_pushed_after_a_stop_never_overtakes_it() {
-    fn take(q: &Queue) -> Option<Option<u64>> {
-        match q.pop(true) {
+    fn take(q: &Queue, seen_tail: &mut u64) -> Option<Option<u64>> {
+        match q.pop_seen(true, seen_tail) {
             Popped::Job(pos, _) => Some(Some(pos)),
             Popped::StopDue => {
                 q.take_stop();
@@ -117,22 +118,28 @@ fn a_job_pushed_after_a_stop_never_overtakes_it() {
     }
     loom::model(|| {
         let q = Arc::new(Queue::default());
+        assert_eq!(q.push(Job::new(|| ())), 0);
         let p = q.clone();
         let producer = thread::spawn(move || p.push(Job::new(|| ())));
         let c = q.clone();
-        let consumer = thread::spawn(move || take(&c));
+        let consumer = thread::spawn(move || {
+            // The first pop reads (and remembers) the tail; the second may pop on it.
+            let mut seen_tail = 0;
+            let got: Vec<_> = (0..2).filter_map(|_| take(&c, &mut seen_tail)).collect();
+            (got, seen_tail)
+        });
         let_others_run();
         // As `shrink` does, under the pool's lock: behind everything reserved so far.
         let stop_at = q.register_stop();
         let pos = producer.join().unwrap();
-        let mut order: Vec<_> = consumer.join().unwrap().into_iter().collect();
-        while order.len() < 2 {
-            order.push(take(&q).expect("the job or the stop is missing"));
+        let (mut order, mut seen_tail) = consumer.join().unwrap();
+        while order.len() < 3 {
+            order.push(take(&q, &mut seen_tail).expect("a job or the stop is missing"));
         }
         let expected = if pos < stop_at {
-            vec![Some(pos), None]
+            vec![Some(0), Some(pos), None]
         } else {
-            vec![None, Some(pos)]
+            vec![Some(0), None, Some(pos)]
         };
         assert_eq!(order, expected, "stop at {stop_at}, job at {pos}");
     });

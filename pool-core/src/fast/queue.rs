@@ -25,9 +25,9 @@ use std::ptr;
 use crossbeam_utils::CachePadded;
 
 use crate::job::Job;
+use crate::sync::Backoff;
 use crate::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use crate::sync::cell::UnsafeCell;
-use crate::sync::spin_loop;
 
 // Slot state bits (crossbeam's).
 /// The producer has written the slot.
@@ -85,8 +85,9 @@ impl Slot {
 
     /// Waits until the producer that reserved this slot has written it.
     fn wait_write(&self) {
+        let mut backoff = Backoff::default();
         while self.state.load(Ordering::Acquire) & WRITE == 0 {
-            spin_loop();
+            backoff.snooze();
         }
     }
 }
@@ -132,12 +133,13 @@ impl Block {
 
     /// Waits until the next block is linked.
     fn wait_next(&self) -> *mut Block {
+        let mut backoff = Backoff::default();
         loop {
             let next = self.next.load(Ordering::Acquire);
             if !next.is_null() {
                 return next;
             }
-            spin_loop();
+            backoff.snooze();
         }
     }
 
@@ -290,11 +292,12 @@ impl JobQueue {
         let mut tail = self.tail.index.load(Ordering::Acquire);
         let mut block = self.tail.block.load(Ordering::Acquire);
         let mut next_block: Option<Box<Block>> = None;
+        let mut backoff = Backoff::default();
         let (block, offset, pos) = loop {
             let offset = ((tail >> SHIFT) % LAP) as usize;
             // Held by a stop registration, or the next block is being installed: wait.
             if tail & HOLD != 0 || offset == BLOCK_CAP {
-                spin_loop();
+                backoff.snooze();
                 tail = self.tail.index.load(Ordering::Acquire);
                 block = self.tail.block.load(Ordering::Acquire);
                 continue;
@@ -347,23 +350,39 @@ impl JobQueue {
     /// Takes the head item. With `honor_stops`, reports [`Pop::StopDue`] instead when a stop is
     /// due (a worker); without, it takes the next job past any stop (eviction, `stop_now`).
     pub(crate) fn pop(&self, honor_stops: bool) -> Pop {
+        self.pop_seen(honor_stops, &mut 0)
+    }
+
+    /// [`JobQueue::pop`] for a consumer that remembers the tail it last saw in `seen_tail` (0 at
+    /// first), so that while the head is below it the pop need not read the tail again: the tail
+    /// only grows, so every position below a tail once seen is reserved, and that earlier Acquire
+    /// load already made visible every stop registered before those reservations. A worker that
+    /// keeps up with a submitter would otherwise pull the tail's cache line away from it on
+    /// every pop.
+    pub(crate) fn pop_seen(&self, honor_stops: bool, seen_tail: &mut u64) -> Pop {
         let mut head = self.head.index.load(Ordering::Acquire);
         let mut block = self.head.block.load(Ordering::Acquire);
+        let mut backoff = Backoff::default();
         loop {
             let offset = ((head >> SHIFT) % LAP) as usize;
             // The consumer that took the block's last slot is moving the head on: wait.
             if offset == BLOCK_CAP {
-                spin_loop();
+                backoff.snooze();
                 head = self.head.index.load(Ordering::Acquire);
                 block = self.head.block.load(Ordering::Acquire);
                 continue;
             }
             let mut new_head = head + STEP;
             if head & NOT_LAST == 0 {
-                // The tail may be in this block: look at it. Loading it with Acquire after the
-                // head also makes every stop registered before this position was reserved
-                // visible to the `stop_at` load below (see `hold_tail`).
-                let tail = self.tail.index.load(Ordering::Acquire);
+                // The tail may be in this block: look at it (unless a tail seen before is past
+                // the head). Loading it with Acquire after the head also makes every stop
+                // registered before this position was reserved visible to the `stop_at` load
+                // below (see `hold_tail`).
+                let mut tail = *seen_tail;
+                if head >> SHIFT >= tail >> SHIFT {
+                    tail = self.tail.index.load(Ordering::Acquire);
+                    *seen_tail = tail;
+                }
                 if honor_stops && self.stop_at.load(Ordering::Acquire) <= dense(head) {
                     return Pop::StopDue;
                 }
@@ -489,9 +508,20 @@ impl JobQueue {
     /// Whether a worker that is about to park has something to take: a queued position or a
     /// due stop.
     pub(crate) fn has_work(&self) -> bool {
+        self.work_waiting() > 0
+    }
+
+    /// How much a worker about to park would find: the positions reserved past the head (dead
+    /// ones included), or 1 for a due stop with nothing queued; 0 when there is nothing.
+    pub(crate) fn work_waiting(&self) -> u64 {
         let head = self.head.index.load(Ordering::Acquire);
         let tail = self.tail.index.load(Ordering::Acquire);
-        head >> SHIFT != tail >> SHIFT || self.stop_at() <= dense(head)
+        let waiting = dense(tail).saturating_sub(dense(head));
+        if waiting == 0 && self.stop_at() <= dense(head) {
+            1
+        } else {
+            waiting
+        }
     }
 }
 
