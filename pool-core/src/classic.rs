@@ -1,7 +1,7 @@
 //! The classic backend: one `Mutex` over all shared state, three `Condvar`s, typed sentinels.
 //!
 //! It is the plainly correct reference implementation of `docs/semantics.md`: every decision is
-//! made under the lock by the functions in [`crate::policy`], no polling, no sleeps. Idle
+//! made under the lock by the functions in [`crate::policy`], no sleeps. Idle
 //! accounting follows tokio's blocking pool: a put that finds a parked worker *claims* it
 //! (`num_idle -= 1`, `num_notify += 1`) so two puts never count on the same idle worker, and a
 //! spurious wakeup cannot corrupt the idle count.

@@ -306,3 +306,38 @@ pub(crate) fn wait_timeout<'a, T>(
 pub(crate) fn available_parallelism() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn poll_spaced_returns_once_the_condition_holds_and_gives_up_after_its_budget() {
+        let mut polls = 0;
+        let ns = Duration::from_nanos;
+        assert!(poll_spaced(
+            Duration::from_secs(60),
+            ns(100),
+            ns(200),
+            ns(0),
+            || {
+                polls += 1;
+                polls == 3
+            }
+        ));
+        assert_eq!(polls, 3, "it stops polling once the condition holds");
+        let mut polls = 0;
+        assert!(!poll_spaced(
+            Duration::from_micros(50),
+            ns(100),
+            ns(1_000),
+            ns(0),
+            || {
+                polls += 1;
+                false
+            }
+        ));
+        assert!(polls >= 2, "it polls until the budget is spent");
+    }
+}

@@ -1677,3 +1677,32 @@ pub mod loom_api {
         }
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_poll_gap_grows_for_a_stream_and_shrinks_for_lone_jobs() {
+        let (shortest, longest) = POLL_FIRST_GAP;
+        let mut poll = Poll::default();
+        assert_eq!(
+            poll.first_gap, shortest,
+            "a new worker answers a lone job fast"
+        );
+        let mut last = poll.first_gap;
+        while poll.first_gap < longest {
+            poll.found(30);
+            assert!(poll.first_gap > last, "a stream lengthens the gap");
+            last = poll.first_gap;
+        }
+        poll.found(30);
+        assert_eq!(poll.first_gap, longest, "capped");
+        poll.found(1);
+        assert!(poll.first_gap < longest, "a lone job shortens it");
+        for _ in 0..64 {
+            poll.found(1);
+        }
+        assert_eq!(poll.first_gap, shortest, "floored");
+    }
+}
