@@ -293,6 +293,7 @@ impl JobQueue {
         let mut block = self.tail.block.load(Ordering::Acquire);
         let mut next_block: Option<Box<Block>> = None;
         let mut backoff = Backoff::default();
+        let mut contended = Backoff::default();
         let (block, offset, pos) = loop {
             let offset = ((tail >> SHIFT) % LAP) as usize;
             // Held by a stop registration, or the next block is being installed: wait.
@@ -326,6 +327,7 @@ impl JobQueue {
                     break (block, offset, dense(tail));
                 }
                 Err(t) => {
+                    contended.spin();
                     tail = t;
                     block = self.tail.block.load(Ordering::Acquire);
                 }
@@ -363,6 +365,7 @@ impl JobQueue {
         let mut head = self.head.index.load(Ordering::Acquire);
         let mut block = self.head.block.load(Ordering::Acquire);
         let mut backoff = Backoff::default();
+        let mut contended = Backoff::default();
         loop {
             let offset = ((head >> SHIFT) % LAP) as usize;
             // The consumer that took the block's last slot is moving the head on: wait.
@@ -424,6 +427,7 @@ impl JobQueue {
                     return Pop::Item(dense(head), item);
                 }
                 Err(h) => {
+                    contended.spin();
                     head = h;
                     block = self.head.block.load(Ordering::Acquire);
                 }
