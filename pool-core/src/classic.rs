@@ -15,6 +15,12 @@
 //! still looking at the queue, as the fast backend's spinning worker is). Without it, a worker
 //! that keeps up with a submitter parks after nearly every job and the submitter pays a wakeup
 //! for the next one: the pool ran at half the throughput of the `threadpool` crate.
+//!
+//! A second one, in [`crate::sync::lock`]: a thread that finds the lock held tries again a few
+//! times, backing off, before it blocks. With a submitter and two workers on one lock, std's
+//! mutex otherwise stays in its "someone sleeps" mode, and every unlock and most locks became a
+//! futex call (30% of the time of a one-submitter stream); two submitters putting at once paid
+//! 62–65 ns per put, now 38 ns (`cargo run --release -p benches --example contended_put classic`).
 
 use std::collections::VecDeque;
 use std::time::Duration;
