@@ -50,8 +50,9 @@ impl Work {
 pub struct Countdown {
     /// Jobs not yet finished.
     remaining: AtomicUsize,
-    /// Set (under the lock) by the job that brings `remaining` to zero; cleared by `reset`.
-    finished: Mutex<bool>,
+    /// When the job that brought `remaining` to zero finished (set under the lock by that job);
+    /// cleared by `reset`.
+    finished: Mutex<Option<Instant>>,
     /// Notified when `finished` is set.
     cv: Condvar,
 }
@@ -66,7 +67,7 @@ impl Countdown {
     pub fn new(n: usize) -> Countdown {
         Countdown {
             remaining: AtomicUsize::new(n),
-            finished: Mutex::new(n == 0),
+            finished: Mutex::new((n == 0).then(Instant::now)),
             cv: Condvar::new(),
         }
     }
@@ -90,23 +91,29 @@ impl Countdown {
             "a countdown was reset while jobs were still counting"
         );
         self.remaining.store(n, Ordering::Release);
-        *finished = n == 0;
+        *finished = (n == 0).then(Instant::now);
     }
 
-    /// Marks one job finished; the last one wakes the waiter.
+    /// Marks one job finished; the last one notes the time and wakes the waiter.
     pub fn count_down(&self) {
         let before = self.remaining.fetch_sub(1, Ordering::AcqRel);
         debug_assert!(before > 0, "a countdown went below zero");
         if before == 1 {
-            *self.lock() = true;
+            let at = Instant::now();
+            *self.lock() = Some(at);
             self.cv.notify_all();
         }
     }
 
-    /// Blocks until every job has counted down.
-    pub fn wait(&self) {
+    /// Blocks until every job has counted down; returns when the last one finished (so a
+    /// measurement does not include the waiter's own wakeup, which on a VM whose idle cores
+    /// halt costs 10–25 µs).
+    pub fn wait(&self) -> Instant {
         let mut finished = self.lock();
-        while !*finished {
+        loop {
+            if let Some(at) = *finished {
+                return at;
+            }
             finished = self
                 .cv
                 .wait(finished)
@@ -114,7 +121,7 @@ impl Countdown {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, bool> {
+    fn lock(&self) -> MutexGuard<'_, Option<Instant>> {
         self.finished.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -243,6 +250,23 @@ mod tests {
     fn countdown_from_zero_is_finished() {
         Countdown::new(0).wait();
         Countdown::this_thread(0).wait();
+    }
+
+    #[test]
+    fn countdown_reports_when_the_last_job_finished() {
+        let done = Countdown::this_thread(2);
+        Task::new(Work::Empty, done).run();
+        let before_last = Instant::now();
+        let last = thread::spawn(move || {
+            Task::new(Work::Empty, done).run();
+            Instant::now()
+        });
+        let after_last = last.join().expect("job thread");
+        let finished = done.wait();
+        assert!(
+            before_last <= finished && finished <= after_last,
+            "the finish time is the last job's, not the first's or the waiter's"
+        );
     }
 
     #[test]
