@@ -10,7 +10,6 @@
 //! gate jobs start once the workers have taken every job before them. Prints quantiles over the
 //! rounds. A diagnostic, not part of the report.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier, mpsc};
 use std::thread;
 use std::time::Instant;
@@ -44,17 +43,16 @@ fn main() {
     pool.start().expect("a new pool starts");
     let mut per_job = Vec::with_capacity(rounds);
     for _ in 0..rounds {
-        // Hold both workers until the puts are done; each gate job says when it has started.
-        let gate = Arc::new(AtomicBool::new(false));
+        // Hold both workers until the puts are done: each gate job says it has started, then
+        // blocks on the barrier the main thread joins once the puts are timed.
+        let gate = Arc::new(Barrier::new(3));
         let (started, holding) = mpsc::channel();
         for _ in 0..2 {
             let gate = Arc::clone(&gate);
             let started = started.clone();
             pool.execute(move || {
                 started.send(()).expect("the main thread waits");
-                while !gate.load(Ordering::Acquire) {
-                    thread::park_timeout(std::time::Duration::from_micros(100));
-                }
+                gate.wait();
             })
             .expect("a running pool takes jobs");
         }
@@ -92,7 +90,7 @@ fn main() {
             .expect("at least one submitter");
         per_job.push((last - first).as_nanos() as f64 / (submitters * JOBS_EACH) as f64);
         // The next round's gate jobs queue behind these, so it starts once they are taken.
-        gate.store(true, Ordering::Release);
+        gate.wait();
     }
     per_job.sort_by(f64::total_cmp);
     let q = |p: f64| per_job[((per_job.len() - 1) as f64 * p).round() as usize];

@@ -131,7 +131,9 @@ pub fn markdown(r: &Results) -> String {
     let _ = writeln!(
         md,
         "Mode: **{}**. Each value is {how}, each (workload, subject) measured in a fresh process \
-         after one untimed warm-up run. These are measurements on one machine, not claims: \
+         after one untimed warm-up run. A burst of jobs (W1, W3, W6) is timed from the first \
+         submitter's first submission to the moment the burst's last job finished, as that job noted \
+         it. These are measurements on one machine, not claims: \
          small differences are noise, and on a VM whose idle cores halt a cross-core wakeup costs \
          10–25 µs.\n",
         r.mode
