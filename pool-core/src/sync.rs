@@ -306,6 +306,16 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// The lock if it is free now (ignoring poisoning, see [`lock`]); `None` if another thread
+/// holds it. Never waits.
+pub(crate) fn try_lock<T>(m: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
+    match m.try_lock() {
+        Ok(g) => Some(g),
+        Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => None,
+    }
+}
+
 /// How many times [`lock`] tries a held lock, backing off in between, before it blocks.
 #[cfg(not(loom))]
 const LOCK_TRIES: u32 = 8;
