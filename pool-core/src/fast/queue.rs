@@ -37,6 +37,10 @@ const READ: usize = 2;
 /// A consumer that wanted to free the block found this slot still being read; the slot's reader
 /// finishes the destruction.
 const DESTROY: usize = 4;
+/// The slot's reader has reached it (set by its first look, which is a read-modify-write so that
+/// it fetches the slot's cache line for writing at once: a load would fetch it shared, and the
+/// READ mark after the item is moved out would then fetch it again, exclusive). Nobody tests it.
+const TAKEN: usize = 8;
 
 /// Slots per block. Small under loom and in unit tests, so they cross block boundaries often.
 #[cfg(not(any(loom, test)))]
@@ -70,7 +74,7 @@ struct Slot {
     /// What the producer wrote: a job, or `None` for a dead position. Initialised iff WRITE is
     /// set and READ is not (the reader moves it out before setting READ).
     item: UnsafeCell<MaybeUninit<Option<Job>>>,
-    /// [`WRITE`] | [`READ`] | [`DESTROY`] bits; only ever gains bits.
+    /// [`WRITE`] | [`READ`] | [`DESTROY`] | [`TAKEN`] bits; only ever gains bits.
     state: AtomicUsize,
 }
 
@@ -443,7 +447,11 @@ impl JobQueue {
     unsafe fn read(&self, block: *mut Block, offset: usize) -> Option<Job> {
         // SAFETY: the block is live while our slot is unread (caller's contract).
         let slot = unsafe { &(*block).slots[offset] };
-        slot.wait_write();
+        // TAKEN is added once, by the slot's only reader, so the addition never carries into
+        // another bit. Measured: W1 +14-19% throughput, CPU per job -5% (48 interleaved runs).
+        if slot.state.fetch_add(TAKEN, Ordering::Acquire) & WRITE == 0 {
+            slot.wait_write();
+        }
         // SAFETY: WRITE is set (Acquire), so the item is initialised and visible, and we are its
         // only reader.
         let item = slot.item.with(|p| unsafe { (*p).assume_init_read() });
