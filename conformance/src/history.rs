@@ -145,14 +145,14 @@ pub struct HistorySetup {
     pub min: usize,
     /// `max`.
     pub max: usize,
-    /// The queue capacity.
-    pub capacity: usize,
+    /// The queue capacity (`None`: unbounded, where a backend's put may take no lock).
+    pub capacity: Option<usize>,
 }
 
 impl HistorySetup {
     fn model(self) -> m::Model {
         let config = m::Config::new(self.min, Some(self.max))
-            .with_capacity(Some(self.capacity))
+            .with_capacity(self.capacity)
             .with_keep_alive(Duration::from_secs(3600));
         m::Model::new(config).expect("a valid history setup")
     }
@@ -576,7 +576,11 @@ fn record(backend: &Backend, seed: u64, threads: usize, ops: usize) -> Result<Re
     let setup = HistorySetup {
         min,
         max: (min.max(1) + rng.below(2) as usize).min(3),
-        capacity: 1 + rng.below(2) as usize,
+        // One history in three unbounded: a backend may put without a lock there only.
+        capacity: match rng.below(3) {
+            0 => None,
+            n => Some(n as usize),
+        },
     };
     let tick = AtomicU64::new(0);
     let tick = Arc::new(tick);
@@ -586,10 +590,11 @@ fn record(backend: &Backend, seed: u64, threads: usize, ops: usize) -> Result<Re
     let logs = Arc::new(Logs::default());
     let stream = Stream::new();
     let prefix: Arc<str> = format!("h{seed:x}").into();
-    let builder = Builder::new()
-        .min(setup.min)
-        .max(setup.max)
-        .capacity(setup.capacity)
+    let mut builder = Builder::new().min(setup.min).max(setup.max);
+    if let Some(capacity) = setup.capacity {
+        builder = builder.capacity(capacity);
+    }
+    let builder = builder
         .keep_alive(Duration::from_secs(3600))
         .clock(clock)
         .thread_name(prefix.to_string())
@@ -796,7 +801,7 @@ mod tests {
     const SETUP: HistorySetup = HistorySetup {
         min: 0,
         max: 1,
-        capacity: 1,
+        capacity: Some(1),
     };
 
     fn call(thread: usize, call: Call, inv: u64, res: u64, ret: Ret) -> Entry {

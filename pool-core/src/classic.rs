@@ -396,8 +396,8 @@ impl Shared {
                         st.num_queued -= 1;
                         return (st, Next::Job(id, job));
                     }
-                    // A cancel in flight (it removes the job from `queued` when it finishes,
-                    // under this lock); its closure is the canceller's. Drop the shell unlocked.
+                    // Cancelled (the cancel finished under this lock: it took the job out of
+                    // `queued`); its closure is the canceller's. Drop the shell unlocked.
                     drop(st);
                     if crate::job::catch(move || drop(job)).is_err() {
                         lock(&self.state).hook_panics += 1;

@@ -106,8 +106,8 @@ pub(crate) const CANCELLED: u8 = 3;
 pub(crate) const CANCELLED_HELD: u8 = 4;
 /// A `cancel` won the job out of QUEUED and is finishing under the pool's lock
 /// ([`CancelSink::cancel_queued`]): it becomes CANCELLED there, unless the pool hands the job
-/// back first (`stop_now`, an eviction: back to PENDING), so that a cancel is atomic with
-/// everything the pool does under that lock. Workers skip it, as a cancelled job.
+/// back first (`stop_now`, an eviction: back to PENDING) or a worker takes it first (RUNNING;
+/// the cancel then returns false), so that a cancel is atomic with everything the pool does.
 pub(crate) const CANCELLING: u8 = 5;
 
 /// Whether the holder of a job that will never run must drop its closure ([`Control::retire`]).
@@ -477,10 +477,21 @@ impl Job {
     }
 
     /// Takes the job out of the queue to run it: false if `cancel` won the race.
+    ///
+    /// A cancel still finishing (CANCELLING: it won the job out of QUEUED but has not yet
+    /// finished under the pool's lock) loses to the taker, as it loses to a pool handing the job
+    /// back ([`Job::release`]): the job leaves the queue in one step, taken or cancelled. Were
+    /// the taker to skip it instead, it could start the next job while this one still counted as
+    /// queued and not yet cancelled: a state no sequential order of the two calls shows (found by
+    /// the conformance kit's histories).
     pub(crate) fn claim(&self) -> bool {
         match self.control() {
             None => true,
-            Some(c) => c.transition(QUEUED, RUNNING) || c.transition(PENDING, RUNNING),
+            Some(c) => {
+                c.transition(QUEUED, RUNNING)
+                    || c.transition(PENDING, RUNNING)
+                    || c.transition(CANCELLING, RUNNING)
+            }
         }
     }
 
@@ -523,5 +534,50 @@ impl fmt::Debug for Job {
         f.debug_struct("Job")
             .field("cancelled", &self.is_cancelled())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::{JobHandle, JobId};
+    use std::sync::Mutex;
+
+    /// A pool whose lock a worker holds when a cancel arrives: the worker takes the queued job
+    /// (and runs it) before the cancel can finish.
+    #[derive(Default)]
+    struct WorkerFirst {
+        queued: Mutex<Option<Job>>,
+    }
+
+    impl CancelSink for WorkerFirst {
+        fn cancel_queued(&self, _id: JobId, finish: &mut dyn FnMut() -> bool) -> bool {
+            let job = self
+                .queued
+                .lock()
+                .unwrap()
+                .take()
+                .expect("the job is queued");
+            assert!(
+                job.claim(),
+                "the worker lost the job to an unfinished cancel"
+            );
+            job.run_claimed();
+            finish()
+        }
+
+        fn cancelled_drop_panicked(&self) {}
+    }
+
+    #[test]
+    fn a_cancel_that_has_not_finished_loses_to_the_worker_that_takes_the_job() {
+        let pool = DynArc::new(WorkerFirst::default());
+        let sink: DynArc<dyn CancelSink> = pool.clone();
+        let (job, task) = JobHandle::new_task(|| 7);
+        assert!(job.enqueue(JobId(0), &sink));
+        *pool.queued.lock().unwrap() = Some(job);
+        let handle = JobHandle::from_task(task, JobId(0));
+        assert!(!handle.cancel(), "the cancel won a job a worker took");
+        assert_eq!(handle.join().ok(), Some(7), "the job did not run");
     }
 }

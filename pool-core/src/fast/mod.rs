@@ -1,5 +1,6 @@
 //! The fast backend: the same semantics as the classic pool (`docs/semantics.md`), with no lock
-//! on the put / take hot path.
+//! on the put / take hot path (a put to a pool with a capacity takes the state lock: see
+//! `put_with`).
 //!
 //! Three pieces, each with its own invariants (the protocol between them, with the reasons no
 //! wakeup is lost and an idle pool burns no CPU, is written up in `src/fast/README.md`):
@@ -7,8 +8,9 @@
 //! - [`queue::JobQueue`]: a lock-free unbounded MPMC FIFO whose positions are the job ids; stop
 //!   sentinels are boundaries in it rather than items.
 //! - [`word::Word`]: one atomic word with the phase, idle workers, whether the pool is at max,
-//!   and the backlog balance, so a put decides and reserves (an idle worker, a unit of backlog) in one
-//!   compare-exchange, with the same [`policy::admit`] as the classic pool.
+//!   and the backlog balance, so a put decides and reserves an idle worker in one
+//!   compare-exchange, with the same [`policy::admit`] as the classic pool, and a take settles
+//!   the backlog of a bounded pool without a lock.
 //! - Parking: a worker with nothing to take spins briefly, then registers as idle (under the
 //!   `sleep` lock, which only parking and waking take), re-checks the queue, and parks. A put that
 //!   claims an idle worker pops one from the parked list and unparks it.
@@ -482,15 +484,36 @@ impl Shared {
         holds: u64,
         locked: Option<&State>,
     ) -> Result<JobId, PutError<Job>> {
+        match Shared::enqueue_unless_held(sh, job, sink, claimed, holds, None, locked) {
+            Ok(r) => r,
+            Err(_) => unreachable!("a push with no generation to keep always reserves"),
+        }
+    }
+
+    /// [`Shared::enqueue`]; with `Some(generation)` (the queue's [`JobQueue::tail_gen`] read
+    /// before the admission), only if the tail was not held since: else `Err(job)`, nothing
+    /// queued, for the caller to decide again.
+    fn enqueue_unless_held(
+        sh: &Arc<Shared>,
+        job: Job,
+        sink: &DynArc<dyn CancelSink>,
+        claimed: Claimed,
+        holds: u64,
+        held_since: Option<u64>,
+        locked: Option<&State>,
+    ) -> Result<Result<JobId, PutError<Job>>, Job> {
+        let mut job = Some(job);
         let mut refused = None;
         let mut dead = false;
         let mut behind_a_new_stop = false;
         // The word as read after our reservation, when our job is live and we hold no claim.
         let mut late = None;
-        let pos = sh.queue.push_with(|pos| {
+        let reserved = sh.queue.try_push_with(held_since, |pos| {
+            let job = job.take().expect("the item is asked for once");
             // A stop registered between our admission (which read `holds`) and our reservation,
             // with our position behind it: the worker our admission counted on may take that
-            // stop instead (checked again below, once the job is visible).
+            // stop instead (checked again below, once the job is visible). With a generation
+            // to keep, only after 128 holds in between.
             behind_a_new_stop = sh.queue.holds() != holds && sh.queue.stop_at() <= pos;
             if pos >= sh.queue.closed_at() {
                 // The pool stopped between our admission and our reservation: refuse.
@@ -517,6 +540,10 @@ impl Shared {
             sh.num_dead.fetch_add(1, Ordering::AcqRel);
             None
         });
+        let Some(pos) = reserved else {
+            // Held since our admission: nothing reserved, and the job was not asked for.
+            return Err(job.expect("the item was not asked for"));
+        };
         let id = JobId(pos);
         if claimed == Claimed::Idle {
             // The claim's job is in the queue (or its position dead): see `Shared::stats`.
@@ -535,11 +562,11 @@ impl Shared {
         }
         if let Some(job) = refused {
             sh.rejected.fetch_add(1, Ordering::AcqRel);
-            return Err(PutError::ShutDown(job));
+            return Ok(Err(PutError::ShutDown(job)));
         }
         if dead {
             sh.cancelled.fetch_add(1, Ordering::AcqRel);
-            return Ok(id);
+            return Ok(Ok(id));
         }
         if locked.is_some() {
             // Admission and reservation under the state lock: no stop, bound or worker count
@@ -548,7 +575,7 @@ impl Shared {
         } else if behind_a_new_stop {
             // Admission, taken again now (after the stop), may say spawn.
             Shared::respawn_cold(sh, pos);
-            return Ok(id);
+            return Ok(Ok(id));
         }
         if let Some(mut w) = late {
             // See the fence above (taken only for a live job without a claim).
@@ -556,7 +583,7 @@ impl Shared {
                 // A worker went idle after our admission: claim it for our job (a new claim).
                 if sh.claim_idle() {
                     sh.wake_one();
-                    return Ok(id);
+                    return Ok(Ok(id));
                 }
                 // It left idle first: claimed by another put or a stop, or timed out. The
                 // failed claim was a read-modify-write of the word, so this load sees what
@@ -571,7 +598,7 @@ impl Shared {
                 Shared::respawn_cold(sh, pos);
             }
         }
-        Ok(id)
+        Ok(Ok(id))
     }
 
     /// A put's job is queued at `pos` but the decision its admission made may be stale (see the
@@ -858,9 +885,17 @@ impl Shared {
             None => self.room_changed(before),
         }
         // Re-check after registering (README, "no lost wakeup"): a put that queued before our
-        // registration, and saw no idle worker, is visible now.
-        if self.queue.has_work() && self.leave_idle(me) {
-            return Idle::Work;
+        // registration, and saw no idle worker, is visible now. Leaving idle here takes back the
+        // claim we gave up: we never parked (no `WorkerParked`), so to the semantics we were
+        // looking at the queue all along, committed to it as before (a put admitted meanwhile
+        // was told the backlog without us, and no sequential order explains that).
+        let take_back = |w: Word| Word(w.0.wrapping_sub(give_up));
+        if self.queue.has_work() && self.leave_idle_with(me, take_back) {
+            return if held.any() {
+                Idle::Claimed(held)
+            } else {
+                Idle::Work
+            };
         }
         // The idle time counts from before the event, so a clock step made by whoever saw the
         // event counts toward it.
@@ -900,14 +935,10 @@ impl Shared {
         }
     }
 
-    /// Leaves the parked list without a claim, if no claim is owed to the parked workers (then
-    /// `idle > 0`). False when a claimer has already popped us or will pop someone (us
-    /// included, eventually): then we wait for our claim.
-    fn leave_idle(&self, me: &Arc<WorkerSlot>) -> bool {
-        self.leave_idle_with(me, |w| w)
-    }
-
-    /// [`Shared::leave_idle`], applying `also` to the word in the same compare-exchange.
+    /// Leaves the parked list unclaimed, if no claim is owed to the parked workers (then
+    /// `idle > 0`), applying `also` to the word in the same compare-exchange. False when a
+    /// claimer has already popped us or will pop someone (us included, eventually): then we wait
+    /// for our claim.
     fn leave_idle_with(&self, me: &Arc<WorkerSlot>, also: impl Fn(Word) -> Word) -> bool {
         let mut sl = lock(&self.sleep);
         // Not claimed (read under the lock) means still in `parked`.
@@ -1451,8 +1482,20 @@ impl Pool for FastPool {
 
     fn put_with(&self, job: Job, admission: Admission) -> Result<JobId, PutError<Job>> {
         let sh = &self.shared;
-        // Before the word: a stop registered after this read is detected after the push.
+        if sh.capacity.is_some() {
+            // A bounded pool decides and reserves its position in one step, under the state
+            // lock: a lock-free put takes its unit of room (the word) and its position (the
+            // tail) at two moments, so a put preempted in between let later puts see the room
+            // it took while its job was in neither the queue nor the ids yet, and got a later
+            // id than puts it was admitted before (both found by the conformance kit's
+            // histories). Without a capacity, admission takes no room, and a put's decision is
+            // retaken when a stop lands between the two (`enqueue`).
+            return self.put_cold(job, admission);
+        }
+        // Before the word: a stop registered after these reads is detected before the push
+        // (the generation) or, after 128 of them, after it (`holds`).
         let holds = sh.queue.holds();
+        let generation = sh.queue.tail_gen();
         let mut w = sh.word();
         loop {
             if w.phase() != RUNNING {
@@ -1484,15 +1527,26 @@ impl Pool for FastPool {
                         }
                     }
                 }
-                Admit::Enqueue if sh.capacity.is_none() => {
-                    return Shared::enqueue(sh, job, &self.sink, Claimed::No, holds, None);
-                }
-                Admit::Enqueue => match sh.cas_word(w, w.job_queued()) {
-                    Ok(()) => {
-                        return Shared::enqueue(sh, job, &self.sink, Claimed::No, holds, None);
+                Admit::Enqueue => {
+                    match Shared::enqueue_unless_held(
+                        sh,
+                        job,
+                        &self.sink,
+                        Claimed::No,
+                        holds,
+                        Some(generation),
+                        None,
+                    ) {
+                        Ok(r) => return r,
+                        // A stop registration (or a close) held the tail after we decided:
+                        // decide again, under the state lock, where the decision and the
+                        // position are one step. Queued lock-free with the stale decision, the
+                        // job was visible in the queue before the worker the new decision
+                        // spawns (`respawn_cold`), a state no sequential order shows (found by
+                        // the conformance kit's histories).
+                        Err(job) => return self.put_cold(job, admission),
                     }
-                    Err(now) => w = now,
-                },
+                }
                 Admit::Spawn | Admit::Full => return self.put_cold(job, admission),
             }
         }

@@ -50,10 +50,18 @@ const BLOCK_CAP: usize = 2;
 /// Indices per block: one more than the slots; the extra one means "the next block is being
 /// installed" (producers and consumers wait it out).
 const LAP: u64 = BLOCK_CAP as u64 + 1;
-/// Low bits of `head.index` / `tail.index` that are flags, not index.
-const SHIFT: u32 = 1;
+/// Low bits of `head.index` / `tail.index` that are flags, not index (56 bits of index remain:
+/// 2^56 positions, 22 years of puts at 100 million a second).
+const SHIFT: u32 = 8;
 /// On `tail.index`: a stop registration holds the tail; producers wait until it is released.
 const HOLD: u64 = 1;
+/// On `tail.index`, bits 1 to 7: how many times the tail was held, modulo 128 (bumped when a hold
+/// is released). A producer that decided before a hold sees it change before it reserves
+/// ([`JobQueue::try_push_with`]): the tail's value is never the same after a hold, even with no
+/// reservation during it.
+const GEN_MASK: u64 = 0xFE;
+/// One generation step.
+const GEN_ONE: u64 = 2;
 /// On `head.index`: the head block is not the tail block, so every slot of the head block has
 /// been reserved and consumers need not look at the tail.
 const NOT_LAST: u64 = 1;
@@ -294,6 +302,25 @@ impl JobQueue {
     /// it, and returns the position. `item` runs before anything is visible to consumers, so it
     /// may inspect the position (the job id) and decide to write a dead slot.
     pub(crate) fn push_with(&self, item: impl FnOnce(u64) -> Option<Job>) -> u64 {
+        self.try_push_with(None, item)
+            .expect("a push without a generation always reserves")
+    }
+
+    /// The tail's hold generation now (see [`GEN_MASK`]), for [`JobQueue::try_push_with`].
+    pub(crate) fn tail_gen(&self) -> u64 {
+        self.tail.index.load(Ordering::Acquire) & GEN_MASK
+    }
+
+    /// [`JobQueue::push_with`], but with `Some(generation)` it reserves only if the tail has not been
+    /// held since that generation was read ([`JobQueue::tail_gen`]): the position is reserved by a
+    /// compare-exchange on the tail, whose value carries the generation, so a reservation that
+    /// succeeds happened with no hold between the read and it (modulo 128 holds). Otherwise
+    /// returns `None` with nothing reserved and `item` not called.
+    pub(crate) fn try_push_with(
+        &self,
+        held_since: Option<u64>,
+        item: impl FnOnce(u64) -> Option<Job>,
+    ) -> Option<u64> {
         let mut tail = self.tail.index.load(Ordering::Acquire);
         let mut block = self.tail.block.load(Ordering::Acquire);
         let mut next_block: Option<Box<Block>> = None;
@@ -307,6 +334,13 @@ impl JobQueue {
                 tail = self.tail.index.load(Ordering::Acquire);
                 block = self.tail.block.load(Ordering::Acquire);
                 continue;
+            }
+            if held_since.is_some_and(|g| tail & GEN_MASK != g) {
+                // Held since the caller decided: let it decide again.
+                if let Some(unused) = next_block {
+                    self.spares.put(unused);
+                }
+                return None;
             }
             // Allocate the next block before reserving the last slot, so the others wait less.
             if offset + 1 == BLOCK_CAP && next_block.is_none() {
@@ -351,7 +385,7 @@ impl JobQueue {
             unsafe { (*p).write(value) };
         });
         slot.state.fetch_or(WRITE, Ordering::Release);
-        pos
+        Some(pos)
     }
 
     /// Takes the head item. With `honor_stops`, reports [`Pop::StopDue`] instead when a stop is
@@ -478,7 +512,22 @@ impl JobQueue {
         // After `f`: a put that read `holds` before this and the pool's word after what `f`
         // stored there would be inconsistent otherwise (see `Shared::push_stops`).
         self.holds.fetch_add(1, Ordering::AcqRel);
-        self.tail.index.fetch_and(!HOLD, Ordering::AcqRel);
+        // Release, bumping the generation. Producers do not reserve while the tail is held, but
+        // one that reserved a block's last slot before the hold may still step the index over
+        // the extra step: hence a compare-exchange loop.
+        let mut t = self.tail.index.load(Ordering::Acquire);
+        loop {
+            let released = (t & !(HOLD | GEN_MASK)) | ((t + GEN_ONE) & GEN_MASK);
+            match self.tail.index.compare_exchange_weak(
+                t,
+                released,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(now) => t = now,
+            }
+        }
         r
     }
 
@@ -666,6 +715,27 @@ mod tests {
         }
         drop(q);
         assert_eq!(Arc::strong_count(&token), 1);
+    }
+
+    #[test]
+    fn a_push_decided_before_a_hold_reserves_nothing() {
+        let q = JobQueue::new();
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let before = q.tail_gen();
+        // No reservation during the hold: the index is the same after it, the generation not.
+        q.hold_tail(|at| assert_eq!(at, 0));
+        assert_ne!(q.tail_gen(), before);
+        let mut asked = false;
+        let pushed = q.try_push_with(Some(before), |p| {
+            asked = true;
+            Some(job(p, &log))
+        });
+        assert_eq!(pushed, None, "reserved after a hold it did not see");
+        assert!(!asked, "the item was asked for");
+        assert_eq!(q.span(), (0, 0), "a position was reserved");
+        let now = q.tail_gen();
+        assert_eq!(q.try_push_with(Some(now), |p| Some(job(p, &log))), Some(0));
+        assert_eq!(q.push_with(|p| Some(job(p, &log))), 1);
     }
 
     fn spares(q: &JobQueue) -> usize {
