@@ -325,6 +325,28 @@ impl Shared {
         old.idle() > 0
     }
 
+    /// The word as of a moment when no lock-free put was between claiming an idle worker and
+    /// queueing its job (`claims_done` read before the word equal to `claims_begun` read after;
+    /// yielding between tries, a bounded number of them), so a decision made on it sees both
+    /// steps or neither. Such a put has taken the worker but has neither a job in the queue nor
+    /// an id; a spawn decided on "no idle worker" then, or a stop that found none to claim, is a
+    /// state no sequential order shows (found by the kit's histories). Those puts do not need
+    /// the state lock to finish (a compare-exchange and a push onto a tail that no registration
+    /// holds while the caller holds the lock).
+    fn settled_word(&self) -> Word {
+        let mut tries = 0;
+        loop {
+            let done = self.claims_done.load(Ordering::SeqCst);
+            let w = self.word();
+            let begun = self.claims_begun.load(Ordering::SeqCst);
+            tries += 1;
+            if done == begun || tries == 10_000 {
+                return w;
+            }
+            thread::yield_now();
+        }
+    }
+
     /// The word after a put's admission that claims an idle worker for its job: `idle -= 1`,
     /// and, when tracked, the job is queued and the claim counted.
     fn claimed_for_a_job(&self, w: Word) -> Word {
@@ -800,6 +822,10 @@ impl Shared {
     /// Runs a job `take` gave us (its `JobStarted` is out) and reports how it ended.
     fn run_one(&self, me: &WorkerSlot, id: JobId, job: Job) {
         let (panicked, hook_panics) = self.cfg.run_job(id, job);
+        // With a listener, the count and its event are one step under the state lock, which
+        // `stats` holds: a snapshot never counts an outcome whose event is still to come (the
+        // kit's histories saw `completed` ahead of `JobFinished`).
+        let _ordered = self.ordered().then(|| lock(&self.state));
         let t = &me.tally;
         if hook_panics > 0 {
             Tally::bump(&t.hook_panics, hook_panics);
@@ -992,6 +1018,8 @@ impl Shared {
         // after this closure), so it takes admission again (`Shared::respawn_cold`); one that
         // read the word after it reserves after the hold too. Either way its decision and its
         // position agree on whether the stops came first.
+        // Puts between claiming an idle worker and queueing their job finish first.
+        self.settled_word();
         let staying = st.num_live.saturating_sub(st.stops.len() + k);
         let at_max = st.num_live >= MAX_WORKERS || st.max.is_some_and(|m| staying >= m);
         let claims = |w: Word| k.min(w.idle());
@@ -1334,7 +1362,7 @@ impl FastPool {
         loop {
             // Registrations take the state lock, which we hold here.
             let holds = sh.queue.holds();
-            let w = sh.word();
+            let w = sh.settled_word();
             if w.stopped() {
                 sh.rejected.fetch_add(1, Ordering::AcqRel);
                 return Err(PutError::ShutDown(job));
