@@ -325,23 +325,24 @@ impl Shared {
         old.idle() > 0
     }
 
-    /// The word as of a moment when no lock-free put was between claiming an idle worker and
-    /// queueing its job (`claims_done` read before the word equal to `claims_begun` read after;
-    /// yielding between tries, a bounded number of them), so a decision made on it sees both
-    /// steps or neither. Such a put has taken the worker but has neither a job in the queue nor
-    /// an id; a spawn decided on "no idle worker" then, or a stop that found none to claim, is a
-    /// state no sequential order shows (found by the kit's histories). Those puts do not need
-    /// the state lock to finish (a compare-exchange and a push onto a tail that no registration
-    /// holds while the caller holds the lock).
-    fn settled_word(&self) -> Word {
+    /// What `read` reads (the word, and for `stats` the queue), as of a moment when no lock-free
+    /// put was between claiming an idle worker and queueing its job (`claims_done` read before
+    /// equal to `claims_begun` read after; yielding between tries, a bounded number of them), so
+    /// a decision or a snapshot made on it sees both steps or neither. Such a put has taken the
+    /// worker but has neither a job in the queue nor an id: a snapshot showing the worker
+    /// claimed and the job missing, a spawn decided on "no idle worker" then, or a stop that
+    /// found none to claim, is a state no sequential order shows (the last two found by the
+    /// kit's histories). Those puts do not need the state lock to finish (a compare-exchange
+    /// and a push onto a tail that no registration holds while the caller holds the lock).
+    fn settled<T>(&self, mut read: impl FnMut() -> T) -> T {
         let mut tries = 0;
         loop {
             let done = self.claims_done.load(Ordering::SeqCst);
-            let w = self.word();
+            let v = read();
             let begun = self.claims_begun.load(Ordering::SeqCst);
             tries += 1;
             if done == begun || tries == 10_000 {
-                return w;
+                return v;
             }
             thread::yield_now();
         }
@@ -1013,13 +1014,14 @@ impl Shared {
         }
         // With the tail held (no put reserves a position meanwhile), in one step on the word:
         // the workers these stops wait for no longer count toward `max`, and the stops claim
-        // idle workers; then the stops get their boundary. A put that read the word before this
-        // step and reserves after the hold is behind the stops and sees `holds` moved (bumped
-        // after this closure), so it takes admission again (`Shared::respawn_cold`); one that
-        // read the word after it reserves after the hold too. Either way its decision and its
-        // position agree on whether the stops came first.
+        // idle workers; then the stops get their boundary. A lock-free put that read the word
+        // before this step finds the tail's generation moved when the hold is released, and
+        // decides again under the state lock (after a multiple of 128 holds it reserves behind
+        // the stops, sees `holds` moved, and takes admission again: `Shared::respawn_cold`);
+        // one that read the word after it reserves after the hold too. Either way its decision
+        // and its position agree on whether the stops came first.
         // Puts between claiming an idle worker and queueing their job finish first.
-        self.settled_word();
+        self.settled(|| ());
         let staying = st.num_live.saturating_sub(st.stops.len() + k);
         let at_max = st.num_live >= MAX_WORKERS || st.max.is_some_and(|m| staying >= m);
         let claims = |w: Word| k.min(w.idle());
@@ -1130,23 +1132,8 @@ impl Shared {
     }
 
     fn stats(&self, st: &State) -> Stats {
-        // A put that claims an idle worker takes `idle` in the word before its job is in the
-        // queue. Read the word and the queue while no such put is between the two steps
-        // (`claims_done` read before equal to `claims_begun` read after), so a snapshot never
-        // shows the worker claimed and its job missing. Such puts are short (a compare-exchange
-        // and a push); after many tries we give up and report what we read.
-        let mut tries = 0;
-        let (w, queued) = loop {
-            let done = self.claims_done.load(Ordering::SeqCst);
-            let w = self.word();
-            let queued = self.queued_now();
-            let begun = self.claims_begun.load(Ordering::SeqCst);
-            tries += 1;
-            if done == begun || tries == 10_000 {
-                break (w, queued);
-            }
-            thread::yield_now();
-        };
+        // See `settled`: a snapshot never shows a worker claimed and its job missing.
+        let (w, queued) = self.settled(|| (self.word(), self.queued_now()));
         let (completed, panicked, hook_panics) = self.totals(st);
         let idle = w.idle().min(st.num_live);
         Stats {
@@ -1362,7 +1349,7 @@ impl FastPool {
         loop {
             // Registrations take the state lock, which we hold here.
             let holds = sh.queue.holds();
-            let w = sh.settled_word();
+            let w = sh.settled(|| sh.word());
             if w.stopped() {
                 sh.rejected.fetch_add(1, Ordering::AcqRel);
                 return Err(PutError::ShutDown(job));
