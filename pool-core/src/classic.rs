@@ -518,8 +518,8 @@ impl CancelSink for Sink {
         if !finish() {
             return false;
         }
-        // A worker may have popped it already (and skipped it, leaving it counted): either
-        // way it leaves `queued` now.
+        // It is still in the queue: a worker pops under this lock, and one that reached it
+        // before this `finish` took it (then `finish` failed). It leaves `queued` now.
         let pos = st
             .queue
             .iter()

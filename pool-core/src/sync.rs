@@ -296,11 +296,10 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     {
         let mut backoff = Backoff::default();
         for _ in 0..LOCK_TRIES {
-            match m.try_lock() {
-                Ok(g) => return g,
-                Err(std::sync::TryLockError::Poisoned(e)) => return e.into_inner(),
-                Err(std::sync::TryLockError::WouldBlock) => backoff.spin(),
+            if let Some(g) = try_lock(m) {
+                return g;
             }
+            backoff.spin();
         }
     }
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)

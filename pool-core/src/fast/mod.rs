@@ -1235,7 +1235,8 @@ impl CancelSink for Sink {
                 return false;
             }
             // The job stays in the queue as a dead position until a worker (or a drain) skips
-            // it (a worker that skipped it already took one off `num_dead` for it).
+            // it: none has yet, since one that reached it before this `finish` took it (and
+            // `finish` failed) and a drain under the state lock handed it back.
             sh.num_dead.fetch_add(1, Ordering::AcqRel);
             sh.cancelled.fetch_add(1, Ordering::AcqRel);
             sh.settle_locked(&st, Word::job_removed);
