@@ -40,7 +40,6 @@ fn main() {
             std::process::exit(2);
         }
     };
-    pool.start().expect("a new pool starts");
     let mut per_job = Vec::with_capacity(rounds);
     for _ in 0..rounds {
         // Hold both workers until the puts are done: each gate job says it has started, then

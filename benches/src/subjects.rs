@@ -67,12 +67,11 @@ struct Backend<P: Pool> {
     pool: P,
 }
 
-/// Starts a freshly built backend.
+/// A freshly built backend (the builder returns it running).
 fn started<P: Pool + 'static>(
     pool: Result<P, ConfigError>,
 ) -> Result<Box<dyn Subject>, Unsupported> {
     let pool = pool.map_err(|e| Unsupported(e.to_string()))?;
-    pool.start().map_err(|e| Unsupported(e.to_string()))?;
     Ok(Box::new(Backend { pool }))
 }
 

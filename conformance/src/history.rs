@@ -590,7 +590,11 @@ fn record(backend: &Backend, seed: u64, threads: usize, ops: usize) -> Result<Re
     let logs = Arc::new(Logs::default());
     let stream = Stream::new();
     let prefix: Arc<str> = format!("h{seed:x}").into();
-    let mut builder = Builder::new().min(setup.min).max(setup.max);
+    // Not started: `start` is the history's first recorded step, as in the model.
+    let mut builder = Builder::new()
+        .queue_before_start()
+        .min(setup.min)
+        .max(setup.max);
     if let Some(capacity) = setup.capacity {
         builder = builder.capacity(capacity);
     }

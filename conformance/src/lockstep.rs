@@ -501,7 +501,9 @@ struct Driver {
 
 impl Driver {
     fn builder(&self, setup: &Setup) -> Builder {
+        // Not started: the model starts `Created`, and `start` is one of the operations.
         let mut b = Builder::new()
+            .queue_before_start()
             .min(setup.min)
             .keep_alive(secs(setup.keep_alive))
             .put_timeout(secs(setup.put_timeout))

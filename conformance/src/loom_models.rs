@@ -81,7 +81,7 @@ fn boom() {
 /// and run before the pool stops; no job lands behind the last sentinel, none is lost.
 pub fn stop_never_strands_or_loses_a_racing_put(make: Make) {
     explore("stop_never_strands_or_loses_a_racing_put", move || {
-        let pool: Arc<Box<dyn Pool>> = Arc::new(make(Builder::new().fixed(1)));
+        let pool: Arc<Box<dyn Pool>> = Arc::new(make(Builder::new().queue_before_start().fixed(1)));
         pool.start().unwrap();
         let ran = std::sync::Arc::new(AtomicUsize::new(0));
         let (p, r) = (Arc::clone(&pool), std::sync::Arc::clone(&ran));
@@ -112,7 +112,8 @@ pub fn stop_never_strands_or_loses_a_racing_put(make: Make) {
 /// (a new worker is started for it when every live worker is leaving).
 pub fn shrink_never_strands_a_racing_put(make: Make) {
     explore("shrink_never_strands_a_racing_put", move || {
-        let pool: Arc<Box<dyn Pool>> = Arc::new(make(Builder::new().min(0).max(1)));
+        let pool: Arc<Box<dyn Pool>> =
+            Arc::new(make(Builder::new().queue_before_start().min(0).max(1)));
         pool.start().unwrap();
         assert_eq!(pool.grow(1), 1);
         let ran = std::sync::Arc::new(AtomicUsize::new(0));
@@ -136,7 +137,8 @@ pub fn shrink_never_strands_a_racing_put(make: Make) {
 /// sentinels and never aim below `min` (one worker above `min = 0`: one sentinel in all).
 pub fn concurrent_shrinks_never_go_below_min(make: Make) {
     explore("concurrent_shrinks_never_go_below_min", move || {
-        let pool: Arc<Box<dyn Pool>> = Arc::new(make(Builder::new().min(0).max(1)));
+        let pool: Arc<Box<dyn Pool>> =
+            Arc::new(make(Builder::new().queue_before_start().min(0).max(1)));
         pool.start().unwrap();
         assert_eq!(pool.grow(1), 1);
         let p = Arc::clone(&pool);
@@ -162,7 +164,7 @@ pub fn concurrent_shrinks_never_go_below_min(make: Make) {
 /// agree on what ran.
 pub fn concurrent_stops_both_return_after_the_drain(make: Make) {
     explore("concurrent_stops_both_return_after_the_drain", move || {
-        let pool: Arc<Box<dyn Pool>> = Arc::new(make(Builder::new().fixed(1)));
+        let pool: Arc<Box<dyn Pool>> = Arc::new(make(Builder::new().queue_before_start().fixed(1)));
         pool.start().unwrap();
         pool.execute(|| ()).unwrap();
         let p = Arc::clone(&pool);
@@ -182,7 +184,7 @@ pub fn concurrent_stops_both_return_after_the_drain(make: Make) {
 /// cancel ‖ dequeue: exactly one of a cancel and the worker taking the job wins.
 pub fn cancel_and_dequeue_exactly_one_wins(make: Make) {
     explore("cancel_and_dequeue_exactly_one_wins", move || {
-        let pool: Arc<Box<dyn Pool>> = Arc::new(make(Builder::new().fixed(1)));
+        let pool: Arc<Box<dyn Pool>> = Arc::new(make(Builder::new().queue_before_start().fixed(1)));
         pool.start().unwrap();
         let ran = std::sync::Arc::new(AtomicUsize::new(0));
         let r = std::sync::Arc::clone(&ran);
@@ -228,7 +230,8 @@ pub fn cancel_racing_stop_now_is_handed_back_or_cancelled_once(make: Make) {
         "cancel_racing_stop_now_is_handed_back_or_cancelled_once",
         move || {
             // Not started: no workers, so the race is the caller's and the canceller's alone.
-            let pool: Arc<Box<dyn Pool>> = Arc::new(make(Builder::new().fixed(1)));
+            let pool: Arc<Box<dyn Pool>> =
+                Arc::new(make(Builder::new().queue_before_start().fixed(1)));
             let dropped = std::sync::Arc::new(AtomicUsize::new(0));
             let ran = std::sync::Arc::new(AtomicUsize::new(0));
             let guard = DropCount(std::sync::Arc::clone(&dropped));
@@ -277,10 +280,14 @@ pub fn callback_runs_exactly_once_across_a_stop(make: Make) {
     explore("callback_runs_exactly_once_across_a_stop", move || {
         let handled = std::sync::Arc::new(AtomicUsize::new(0));
         let h = std::sync::Arc::clone(&handled);
-        let pool: Arc<Box<dyn Pool>> =
-            Arc::new(make(Builder::new().fixed(1).panic_handler(move |_, _| {
-                h.fetch_add(1, SeqCst);
-            })));
+        let pool: Arc<Box<dyn Pool>> = Arc::new(make(
+            Builder::new()
+                .queue_before_start()
+                .fixed(1)
+                .panic_handler(move |_, _| {
+                    h.fetch_add(1, SeqCst);
+                }),
+        ));
         pool.start().unwrap();
         pool.execute(boom).unwrap();
         let p = Arc::clone(&pool);
@@ -303,6 +310,7 @@ pub fn idle_timeout_never_strands_a_racing_put(make: Make) {
         let (clock, hand) = Clock::manual();
         let pool: Arc<Box<dyn Pool>> = Arc::new(make(
             Builder::new()
+                .queue_before_start()
                 .min(0)
                 .max(1)
                 .keep_alive(Duration::from_secs(1))
@@ -332,7 +340,8 @@ pub fn idle_timeout_never_strands_a_racing_put(make: Make) {
 /// runs exactly once.
 pub fn put_racing_start_runs_exactly_once(make: Make) {
     explore("put_racing_start_runs_exactly_once", move || {
-        let pool: Arc<Box<dyn Pool>> = Arc::new(make(Builder::new().min(0).max(1)));
+        let pool: Arc<Box<dyn Pool>> =
+            Arc::new(make(Builder::new().queue_before_start().min(0).max(1)));
         let ran = std::sync::Arc::new(AtomicUsize::new(0));
         let (p, r) = (Arc::clone(&pool), std::sync::Arc::clone(&ran));
         let put = thread::spawn(move || {
@@ -359,7 +368,7 @@ pub fn put_racing_start_runs_exactly_once(make: Make) {
 /// worker survives it, and the stop still drains and returns.
 pub fn panicking_job_racing_stop_is_counted_once(make: Make) {
     explore("panicking_job_racing_stop_is_counted_once", move || {
-        let pool: Arc<Box<dyn Pool>> = Arc::new(make(Builder::new().fixed(1)));
+        let pool: Arc<Box<dyn Pool>> = Arc::new(make(Builder::new().queue_before_start().fixed(1)));
         pool.start().unwrap();
         pool.execute(boom).unwrap();
         let p = Arc::clone(&pool);

@@ -46,7 +46,9 @@ impl Sc {
         let prefix: Arc<str> = format!("sc{}", N.fetch_add(1, SeqCst)).into();
         let caps = backend.caps();
         let stream = Stream::new();
+        // Not started: the scenarios call `start` themselves (peers started when built).
         let mut b = Builder::new()
+            .queue_before_start()
             .thread_name(prefix.to_string())
             .on_event(stream.listener())
             .after_job(|id| {

@@ -26,7 +26,8 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let started = pool.start().expect("a new pool starts");
+    // The builder returns a running pool with its `min` workers.
+    let started = pool.stats().workers;
     println!("{} pool started with {started} workers", pool.backend());
 
     // Fire-and-forget (cheroot put / twisted callInThread).

@@ -557,8 +557,7 @@ impl ClockListener for Waker {
 /// ```
 /// use pool_core::{Builder, Pool, PoolExt};
 /// use std::time::Duration;
-/// let pool = Builder::new().min(1).max(4).classic().unwrap();
-/// pool.start().unwrap();
+/// let pool = Builder::new().min(1).max(4).classic().unwrap(); // running
 /// let h = pool.submit(|| 6 * 7).unwrap();
 /// assert_eq!(h.join().unwrap(), 42);
 /// let report = pool.stop(Duration::from_secs(5));
@@ -570,7 +569,8 @@ pub struct ClassicPool {
 }
 
 impl ClassicPool {
-    /// A pool with this configuration, not started.
+    /// A pool with this configuration: running, unless `cfg` says
+    /// [`queue_before_start`](crate::Builder::queue_before_start) (then `Created`).
     pub fn new(cfg: Config) -> ClassicPool {
         let state = State {
             queue: VecDeque::new(),
@@ -606,10 +606,15 @@ impl ClassicPool {
             pushes: AtomicU64::new(0),
         });
         let sub = clock.subscribe(DynArc::new(Waker(Arc::clone(&shared))));
-        ClassicPool {
+        let pool = ClassicPool {
             shared,
             _clock: sub,
+        };
+        if !pool.shared.cfg.queue_before_start {
+            // A new pool is `Created`: this start cannot fail.
+            let _ = pool.start();
         }
+        pool
     }
 
     /// The configuration the pool was built with (bounds may have changed since; see `stats`).

@@ -64,6 +64,9 @@ pub struct Config {
     pub(crate) before_job: Option<JobHook>,
     pub(crate) after_job: Option<JobHook>,
     pub(crate) panic_handler: Option<PanicHandler>,
+    /// Build the pool not started (`Created`): jobs queue until `start` (see
+    /// [`Builder::queue_before_start`]). Otherwise the pool is built running.
+    pub(crate) queue_before_start: bool,
     /// A deliberate bug (feature `mutants`): see [`Builder::mutation`].
     #[cfg(feature = "mutants")]
     pub(crate) mutation: Option<Mutation>,
@@ -123,6 +126,11 @@ impl Config {
     /// The worker stack size, if set.
     pub fn stack_size(&self) -> Option<usize> {
         self.stack_size
+    }
+    /// Whether a pool built from this configuration waits for `start` (see
+    /// [`Builder::queue_before_start`]); otherwise it is built running.
+    pub fn queue_before_start(&self) -> bool {
+        self.queue_before_start
     }
 
     /// Sends `e` to the `tracing` subscriber and the listener; a panicking listener is caught
@@ -242,6 +250,7 @@ impl Builder {
                 before_job: None,
                 after_job: None,
                 panic_handler: None,
+                queue_before_start: false,
                 #[cfg(feature = "mutants")]
                 mutation: None,
             },
@@ -337,6 +346,15 @@ impl Builder {
         self
     }
 
+    /// Builds the pool *not started*: jobs put before [`crate::Pool::start`] are accepted and
+    /// queued, and no worker exists until `start` is called (twisted's and cheroot's
+    /// queue-before-start). Without it, [`Builder::classic`] and [`Builder::fast`] return a
+    /// running pool, as rayon's `build()` and `threadpool::ThreadPool::new` do.
+    pub fn queue_before_start(mut self) -> Self {
+        self.cfg.queue_before_start = true;
+        self
+    }
+
     /// Builds a deliberately broken pool (feature `mutants`, only for the conformance kit's test
     /// that its suite catches real bugs; only the classic backend honours it): `"late-sentinel"`,
     /// `"over-shrink"`, `"double-callback"` or `"finishing-idle"`.
@@ -364,13 +382,20 @@ impl Builder {
         Ok(self.cfg)
     }
 
-    /// Builds a [`crate::ClassicPool`].
+    /// Builds a running [`crate::ClassicPool`] (with [`Builder::queue_before_start`], one not
+    /// started).
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the values, if the configuration is invalid.
     pub fn classic(self) -> Result<crate::ClassicPool, ConfigError> {
         Ok(crate::ClassicPool::new(self.config()?))
     }
 
-    /// Builds a [`crate::FastPool`]: the same semantics as the classic pool, with a lock-free
-    /// put / take path.
+    /// Builds a running [`crate::FastPool`] (with [`Builder::queue_before_start`], one not
+    /// started): the same semantics as the classic pool, with a lock-free put / take path.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the values, if the configuration is invalid.
     pub fn fast(self) -> Result<crate::FastPool, ConfigError> {
         Ok(crate::FastPool::new(self.config()?))
     }

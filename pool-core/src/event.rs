@@ -118,7 +118,6 @@ impl fmt::Display for Event {
 /// use std::time::Duration;
 /// let log = EventLog::new();
 /// let pool = Builder::new().fixed(1).on_event(log.listener()).classic().unwrap();
-/// pool.start().unwrap();
 /// let id = pool.execute(|| ()).unwrap();
 /// log.wait_for(Duration::from_secs(10), |e| matches!(e, Event::JobFinished { job, .. } if *job == id))
 ///     .expect("the job finishes");

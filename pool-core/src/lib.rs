@@ -17,8 +17,8 @@
 //! use pool_core::{Builder, Pool, PoolExt};
 //! use std::time::Duration;
 //!
+//! // Built running (`Builder::queue_before_start` builds it waiting for `start`).
 //! let pool = Builder::new().min(1).max(4).capacity(100).classic().unwrap();
-//! pool.start().unwrap();
 //! let answer = pool.submit(|| 6 * 7).unwrap();
 //! pool.execute(|| println!("fire and forget")).unwrap();
 //! assert_eq!(answer.join().unwrap(), 42);

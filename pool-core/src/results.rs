@@ -107,7 +107,6 @@ impl<F, T> Drop for RequestTask<F, T> {
 /// ```
 /// use pool_core::{Builder, Pool, ResultQueue};
 /// let pool = Builder::new().fixed(2).classic().unwrap();
-/// pool.start().unwrap();
 /// let mut rq = ResultQueue::new(&pool);
 /// let mut sum = std::rc::Rc::new(std::cell::Cell::new(0));
 /// for i in 0..4 {

@@ -152,7 +152,6 @@ fn a_job_pushed_after_a_stop_never_overtakes_it() {
 fn a_put_racing_a_parking_worker_never_loses_the_wakeup() {
     loom::model(|| {
         let pool = fast(Builder::new().fixed(1));
-        pool.start().unwrap();
         let_others_run();
         let h = pool.submit(|| 7).unwrap();
         assert_eq!(h.join().unwrap(), 7);

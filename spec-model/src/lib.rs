@@ -44,7 +44,9 @@
 //! # Driving it in lock step with a real pool
 //!
 //! 1. Mirror every caller operation on both. Jobs get the same [`JobId`]s (acceptance
-//!    order) and workers the same [`WorkerId`]s (spawn order).
+//!    order) and workers the same [`WorkerId`]s (spawn order). [`Model::new`] is a pool
+//!    built with `pool_core::Builder::queue_before_start()` (`Created`); a pool the builder
+//!    returns running is [`Model::new`] followed by [`Model::start`].
 //! 2. Mirror each worker event of the real pool with a `take`: `WorkerStarted { worker }`
 //!    is the first `take(worker)` of a starting worker (its result is the worker's next
 //!    event); `JobStarted { job, worker }` is `take(worker)` giving `Taken::Job(job)`;

@@ -1270,8 +1270,7 @@ impl ClockListener for Waker {
 /// ```
 /// use pool_core::{Builder, Pool, PoolExt};
 /// use std::time::Duration;
-/// let pool = Builder::new().min(1).max(4).fast().unwrap();
-/// pool.start().unwrap();
+/// let pool = Builder::new().min(1).max(4).fast().unwrap(); // running
 /// let h = pool.submit(|| 6 * 7).unwrap();
 /// assert_eq!(h.join().unwrap(), 42);
 /// let report = pool.stop(Duration::from_secs(5));
@@ -1285,7 +1284,8 @@ pub struct FastPool {
 }
 
 impl FastPool {
-    /// A pool with this configuration, not started.
+    /// A pool with this configuration: running, unless `cfg` says
+    /// [`queue_before_start`](crate::Builder::queue_before_start) (then `Created`).
     pub fn new(cfg: Config) -> FastPool {
         let state = State {
             num_live: 0,
@@ -1323,11 +1323,16 @@ impl FastPool {
             sleep: Mutex::new(Sleep { parked: Vec::new() }),
         });
         let sub = clock.subscribe(DynArc::new(Waker(Arc::clone(&shared))));
-        FastPool {
+        let pool = FastPool {
             sink: DynArc::new(Sink(Arc::clone(&shared))),
             shared,
             _clock: sub,
+        };
+        if !pool.shared.cfg.queue_before_start {
+            // A new pool is `Created`: this start cannot fail.
+            let _ = pool.start();
         }
+        pool
     }
 
     /// The configuration the pool was built with (bounds may have changed since; see `stats`).

@@ -43,7 +43,7 @@ pub fn work_queued_before_start_creates_exactly_min_backlog_max_workers<P: Pool 
 ) {
     for (backlog, expect) in [(2, 2), (5, 3), (0, 1)] {
         let log = EventLog::new();
-        let pool = make(logged(&log).min(1).max(3));
+        let pool = make(logged(&log).min(1).max(3).queue_before_start());
         let gate = Gate::new();
         for _ in 0..backlog {
             pool.execute(gate.job()).unwrap();
@@ -65,7 +65,7 @@ pub fn work_queued_before_start_creates_exactly_min_backlog_max_workers<P: Pool 
 
 pub fn start_with_empty_backlog_creates_min_workers<P: Pool + 'static>(make: Make<P>) {
     let log = EventLog::new();
-    let pool = make(logged(&log).min(2).max(5));
+    let pool = make(logged(&log).min(2).max(5).queue_before_start());
     assert_eq!(pool.start().unwrap(), 2);
     wait_n(&log, 2, parked);
     let s = pool.stats();
@@ -73,9 +73,26 @@ pub fn start_with_empty_backlog_creates_min_workers<P: Pool + 'static>(make: Mak
     assert_eq!(s.state, PoolState::Running);
 }
 
+pub fn the_builder_returns_a_running_pool<P: Pool + 'static>(make: Make<P>) {
+    let log = EventLog::new();
+    let pool = make(logged(&log).min(1).max(2));
+    assert_eq!(pool.stats().state, PoolState::Running, "no start() needed");
+    wait1(&log, parked);
+    assert_eq!(pool.stats().workers, 1, "min workers from the start");
+    let h = pool.submit(|| 5).unwrap();
+    assert_eq!(h.join().unwrap(), 5, "a job runs without start()");
+    assert!(matches!(pool.start(), Err(StartError::AlreadyStarted)));
+    let queued = make(logged(&EventLog::new()).min(1).max(2).queue_before_start());
+    assert_eq!(queued.stats().state, PoolState::Created);
+    assert_eq!(
+        queued.stats().workers,
+        0,
+        "queue before start: no worker yet"
+    );
+}
+
 pub fn second_start_is_an_error<P: Pool + 'static>(make: Make<P>) {
     let pool = make(Builder::new().fixed(1));
-    pool.start().unwrap();
     assert!(matches!(pool.start(), Err(StartError::AlreadyStarted)));
     pool.stop(T);
     assert!(matches!(pool.start(), Err(StartError::ShutDown)));
@@ -98,7 +115,6 @@ pub fn finishing_worker_is_not_spare_capacity<P: Pool + 'static>(make: Make<P>) 
             h.wait();
         }
     }));
-    pool.start().unwrap();
     pool.execute(|| ()).unwrap();
     wait1(&in_hook, started(JobId(0)));
     assert_eq!(pool.stats().workers, 1);
@@ -117,7 +133,6 @@ pub fn finishing_worker_is_not_spare_capacity<P: Pool + 'static>(make: Make<P>) 
 pub fn idle_worker_is_reused_instead_of_spawning<P: Pool + 'static>(make: Make<P>) {
     let log = EventLog::new();
     let pool = make(logged(&log).min(0).max(4));
-    pool.start().unwrap();
     for i in 0..5 {
         let id = pool.execute(|| ()).unwrap();
         wait1(&log, finished(id));
@@ -134,7 +149,6 @@ pub fn idle_worker_is_reused_instead_of_spawning<P: Pool + 'static>(make: Make<P
 pub fn max_bounds_the_workers_and_extra_jobs_queue<P: Pool + 'static>(make: Make<P>) {
     let log = EventLog::new();
     let pool = make(logged(&log).min(0).max(2));
-    pool.start().unwrap();
     let gate = Gate::new();
     for _ in 0..5 {
         pool.execute(gate.job()).unwrap();
@@ -151,7 +165,6 @@ pub fn max_bounds_the_workers_and_extra_jobs_queue<P: Pool + 'static>(make: Make
 pub fn try_put_on_full_queue_hands_the_closure_back<P: Pool + 'static>(make: Make<P>) {
     let log = EventLog::new();
     let pool = make(logged(&log).fixed(1).capacity(1));
-    pool.start().unwrap();
     let gate = Gate::new();
     let first = pool.execute(gate.job()).unwrap();
     wait1(&log, started(first));
@@ -184,7 +197,6 @@ pub fn put_timeout_gives_up_at_the_clock_deadline<P: Pool + 'static>(make: Make<
     let (clock, hand) = Clock::manual();
     let log = EventLog::new();
     let pool = Arc::new(make(logged(&log).fixed(1).capacity(1).clock(clock)));
-    pool.start().unwrap();
     let gate = Gate::new();
     let first = pool.execute(gate.job()).unwrap();
     wait1(&log, started(first));
@@ -212,7 +224,6 @@ pub fn put_waiting_for_room_is_admitted_when_room_appears<P: Pool + 'static>(mak
     let (clock, _hand) = Clock::manual();
     let log = EventLog::new();
     let pool = Arc::new(make(logged(&log).fixed(1).capacity(1).clock(clock)));
-    pool.start().unwrap();
     let gate = Gate::new();
     let first = pool.execute(gate.job()).unwrap();
     wait1(&log, started(first));
@@ -237,7 +248,6 @@ pub fn caller_runs_policy_runs_the_job_on_the_submitting_thread<P: Pool + 'stati
             .put_timeout(Duration::ZERO)
             .policy(pool_core::Policy::CallerRuns),
     );
-    pool.start().unwrap();
     let gate = Gate::new();
     let first = pool.execute(gate.job()).unwrap();
     wait1(&log, started(first));
@@ -264,7 +274,6 @@ pub fn discard_oldest_hands_the_evicted_job_to_the_handler<P: Pool + 'static>(ma
             .put_timeout(Duration::ZERO)
             .discard_oldest(move |job| ev.lock().unwrap().push(job)),
     );
-    pool.start().unwrap();
     let gate = Gate::new();
     let first = pool.execute(gate.job()).unwrap();
     wait1(&log, started(first));
@@ -292,7 +301,6 @@ pub fn discard_oldest_hands_the_evicted_job_to_the_handler<P: Pool + 'static>(ma
 
 pub fn submit_join_returns_the_value<P: Pool + 'static>(make: Make<P>) {
     let pool = make(Builder::new().min(1).max(3));
-    pool.start().unwrap();
     let hs: Vec<_> = (0..20u64)
         .map(|i| pool.submit(move || i * i).unwrap())
         .collect();
@@ -303,7 +311,6 @@ pub fn submit_join_returns_the_value<P: Pool + 'static>(make: Make<P>) {
 pub fn try_join_and_join_timeout_hand_the_handle_back_until_done<P: Pool + 'static>(make: Make<P>) {
     let log = EventLog::new();
     let pool = make(logged(&log).fixed(1));
-    pool.start().unwrap();
     let gate = Gate::new();
     let g = gate.clone();
     let h = pool
@@ -323,7 +330,6 @@ pub fn try_join_and_join_timeout_hand_the_handle_back_until_done<P: Pool + 'stat
 pub fn cancel_succeeds_only_before_the_job_starts<P: Pool + 'static>(make: Make<P>) {
     let log = EventLog::new();
     let pool = make(logged(&log).fixed(1));
-    pool.start().unwrap();
     let gate = Gate::new();
     let g = gate.clone();
     let running = pool.submit(move || g.wait()).unwrap();
@@ -365,7 +371,7 @@ pub fn cancel_drops_the_closure_before_it_returns<P: Pool + 'static>(make: Make<
     // way the winning `cancel` drops the closure (and what it captured) on the caller's thread.
     for started_pool in [false, true] {
         let log = EventLog::new();
-        let pool = make(logged(&log).fixed(1));
+        let pool = make(logged(&log).fixed(1).queue_before_start());
         let gate = Gate::new();
         if started_pool {
             pool.start().unwrap();
@@ -404,7 +410,6 @@ pub fn callback_runs_on_the_worker_right_after_the_job_exactly_once<P: Pool + 's
 ) {
     let log = EventLog::new();
     let pool = make(logged(&log).fixed(1).thread_name("cb"));
-    pool.start().unwrap();
     let calls = Arc::new(Mutex::new(Vec::new()));
     let c = calls.clone();
     let id = pool
@@ -450,7 +455,6 @@ pub fn panicking_job_does_not_kill_its_worker<P: Pool + 'static>(make: Make<P>) 
             .unwrap()
             .push((id, p.message().unwrap_or("").to_owned()));
     }));
-    pool.start().unwrap();
     let id = pool.execute(|| panic!("job exploded")).unwrap();
     let h = pool.submit(|| -> u8 { panic!("handle gets it") }).unwrap();
     assert_eq!(
@@ -500,7 +504,6 @@ pub fn panicking_callback_hook_and_handler_are_caught_and_counted<P: Pool + 'sta
             })
             .panic_handler(|_, _| panic!("handler")),
     );
-    pool.start().unwrap();
     pool.submit_with_callback(|| (), |_| panic!("callback"))
         .unwrap();
     pool.execute(|| ()).unwrap();
@@ -518,7 +521,6 @@ pub fn result_queue_runs_callbacks_in_the_polling_thread_in_completion_order<P: 
 ) {
     let log = EventLog::new();
     let pool = make(logged(&log).fixed(2));
-    pool.start().unwrap();
     let gates: Vec<Gate> = (0..3).map(|_| Gate::new()).collect();
     let mut rq = ResultQueue::new(&pool);
     let order = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
@@ -566,7 +568,7 @@ pub fn result_queue_runs_callbacks_in_the_polling_thread_in_completion_order<P: 
 pub fn result_queue_errors_no_results_pending_and_no_workers_available<P: Pool + 'static>(
     make: Make<P>,
 ) {
-    let pool = make(Builder::new().fixed(1));
+    let pool = make(Builder::new().fixed(1).queue_before_start());
     let mut rq = ResultQueue::new(&pool);
     assert_eq!(rq.poll(false).unwrap_err(), PollError::NoResultsPending);
     rq.put_request(|| 1).unwrap();
@@ -583,7 +585,6 @@ pub fn result_queue_errors_no_results_pending_and_no_workers_available<P: Pool +
 
 pub fn batch_results_come_back_in_input_order<P: Pool + 'static>(make: Make<P>) {
     let pool = make(Builder::new().min(0).max(4).fixed(3));
-    pool.start().unwrap();
     let batch = pool.submit_batch((0..50u32).map(|i| {
         move || {
             // Later inputs finish sooner, so completion order differs from input order.
@@ -607,7 +608,7 @@ pub fn batch_results_come_back_in_input_order<P: Pool + 'static>(make: Make<P>) 
 
 pub fn grow_starts_at_most_max_minus_live<P: Pool + 'static>(make: Make<P>) {
     let log = EventLog::new();
-    let pool = make(logged(&log).min(1).max(4));
+    let pool = make(logged(&log).min(1).max(4).queue_before_start());
     assert_eq!(pool.grow(2), 0, "a pool that is not running does not grow");
     pool.start().unwrap();
     assert_eq!(pool.grow(2), 2);
@@ -622,7 +623,6 @@ pub fn repeated_shrink_before_the_sentinels_are_consumed_stops_at_min<P: Pool + 
 ) {
     let log = EventLog::new();
     let pool = make(logged(&log).min(1).max(4));
-    pool.start().unwrap();
     let gate = Gate::new();
     for _ in 0..4 {
         pool.execute(gate.job()).unwrap();
@@ -644,7 +644,6 @@ pub fn a_job_submitted_behind_a_shrink_sentinel_still_runs<P: Pool + 'static>(ma
     // behind the sentinel with nobody left to run it.
     let log = EventLog::new();
     let pool = make(logged(&log).min(0).max(1));
-    pool.start().unwrap();
     let gate = Gate::new();
     let first = pool.execute(gate.job()).unwrap();
     wait1(&log, started(first));
@@ -661,7 +660,6 @@ pub fn a_job_submitted_behind_a_shrink_sentinel_still_runs<P: Pool + 'static>(ma
 pub fn result_queue_callback_panic_loses_no_result<P: Pool + 'static>(make: Make<P>) {
     let log = EventLog::new();
     let pool = make(logged(&log).fixed(1));
-    pool.start().unwrap();
     let mut rq = ResultQueue::new(&pool);
     let got = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
     let mut last = JobId(0);
@@ -691,7 +689,6 @@ pub fn result_queue_callback_panic_loses_no_result<P: Pool + 'static>(make: Make
 pub fn shrink_never_interrupts_a_busy_worker<P: Pool + 'static>(make: Make<P>) {
     let log = EventLog::new();
     let pool = make(logged(&log).min(0).max(1));
-    pool.start().unwrap();
     let gate = Gate::new();
     let g = gate.clone();
     let h = pool
@@ -715,7 +712,6 @@ pub fn idle_excludes_workers_with_a_pending_stop<P: Pool + 'static>(make: Make<P
     let g = gate.clone();
     // Hold exiting workers in the exit hook so the stop stays observable.
     let pool = make(logged(&log).min(0).max(3).on_worker_exit(move || g.wait()));
-    pool.start().unwrap();
     pool.grow(3);
     wait_n(&log, 3, parked);
     assert_eq!(pool.stats().idle, 3);
@@ -733,7 +729,6 @@ pub fn idle_excludes_workers_with_a_pending_stop<P: Pool + 'static>(make: Make<P
 pub fn resize_grows_to_min_and_shrinks_to_max<P: Pool + 'static>(make: Make<P>) {
     let log = EventLog::new();
     let pool = make(logged(&log).min(1).max(8));
-    pool.start().unwrap();
     pool.resize(4, Some(8)).unwrap();
     wait_n(&log, 4, parked);
     assert_eq!(pool.stats().workers, 4);
@@ -746,7 +741,7 @@ pub fn resize_grows_to_min_and_shrinks_to_max<P: Pool + 'static>(make: Make<P>) 
 }
 
 pub fn resize_validates_and_only_records_bounds_when_not_running<P: Pool + 'static>(make: Make<P>) {
-    let pool = make(Builder::new().min(1).max(2));
+    let pool = make(Builder::new().min(1).max(2).queue_before_start());
     assert_eq!(
         pool.resize(3, Some(2)).unwrap_err().to_string(),
         "max=2 must be >= min=3"
@@ -767,7 +762,6 @@ pub fn idle_timeout_retires_workers_above_min_on_a_clock_step<P: Pool + 'static>
             .keep_alive(Duration::from_secs(30))
             .clock(clock),
     );
-    pool.start().unwrap();
     pool.grow(2);
     wait_n(&log, 3, parked);
     hand.advance(Duration::from_secs(29));
@@ -784,7 +778,6 @@ pub fn idle_timeout_retires_workers_above_min_on_a_clock_step<P: Pool + 'static>
 pub fn stop_drains_queued_jobs_before_workers_exit<P: Pool + 'static>(make: Make<P>) {
     let log = EventLog::new();
     let pool = Arc::new(make(logged(&log).fixed(1)));
-    pool.start().unwrap();
     let gate = Gate::new();
     let first = pool.execute(gate.job()).unwrap();
     wait1(&log, started(first));
@@ -810,7 +803,6 @@ pub fn stop_deadline_detaches_a_stuck_worker<P: Pool + 'static>(make: Make<P>) {
     let (clock, hand) = Clock::manual();
     let log = EventLog::new();
     let pool = Arc::new(make(logged(&log).fixed(1).clock(clock)));
-    pool.start().unwrap();
     let gate = Gate::new();
     let first = pool.execute(gate.job()).unwrap();
     wait1(&log, started(first));
@@ -832,7 +824,6 @@ pub fn stop_deadline_detaches_a_stuck_worker<P: Pool + 'static>(make: Make<P>) {
 
 pub fn stop_is_idempotent<P: Pool + 'static>(make: Make<P>) {
     let pool = make(Builder::new().fixed(2));
-    pool.start().unwrap();
     pool.execute(|| ()).unwrap();
     let a = pool.stop(T);
     let b = pool.stop(T);
@@ -851,7 +842,6 @@ pub fn stop_from_inside_a_job_neither_deadlocks_nor_waits_for_its_own_thread<P: 
 ) {
     let log = EventLog::new();
     let pool = Arc::new(make(logged(&log).fixed(1)));
-    pool.start().unwrap();
     let slot: Arc<Mutex<Option<Arc<P>>>> = Arc::new(Mutex::new(Some(pool.clone())));
     let s = slot.clone();
     let queued_ran = Arc::new(AtomicUsize::new(0));
@@ -880,7 +870,6 @@ pub fn stop_from_inside_a_job_neither_deadlocks_nor_waits_for_its_own_thread<P: 
 pub fn stop_now_returns_exactly_the_never_started_jobs_in_order<P: Pool + 'static>(make: Make<P>) {
     let log = EventLog::new();
     let pool = make(logged(&log).fixed(1));
-    pool.start().unwrap();
     let gate = Gate::new();
     let first = pool.execute(gate.job()).unwrap();
     wait1(&log, started(first));
@@ -920,7 +909,7 @@ pub fn stop_now_returns_exactly_the_never_started_jobs_in_order<P: Pool + 'stati
 }
 
 pub fn stop_before_start_hands_the_queued_jobs_back<P: Pool + 'static>(make: Make<P>) {
-    let pool = make(Builder::new().fixed(1));
+    let pool = make(Builder::new().fixed(1).queue_before_start());
     let h = pool.submit(|| 4).unwrap();
     pool.execute(|| ()).unwrap();
     let report = pool.stop(T);
@@ -935,7 +924,6 @@ pub fn stop_before_start_hands_the_queued_jobs_back<P: Pool + 'static>(make: Mak
 
 pub fn put_after_stop_is_refused_with_the_job_handed_back<P: Pool + 'static>(make: Make<P>) {
     let pool = make(Builder::new().fixed(1));
-    pool.start().unwrap();
     pool.stop(T);
     let err = pool.submit(|| 11).unwrap_err();
     assert!(err.is_shut_down());
@@ -950,7 +938,6 @@ pub fn put_after_stop_is_refused_with_the_job_handed_back<P: Pool + 'static>(mak
 pub fn drop_is_a_nonblocking_stop_that_still_runs_queued_jobs<P: Pool + 'static>(make: Make<P>) {
     let log = EventLog::new();
     let pool = make(logged(&log).fixed(2));
-    pool.start().unwrap();
     let gate = Gate::new();
     let a = pool.execute(gate.job()).unwrap();
     let b = pool.execute(gate.job()).unwrap();
@@ -972,7 +959,6 @@ pub fn drop_is_a_nonblocking_stop_that_still_runs_queued_jobs<P: Pool + 'static>
 
 pub fn thread_names_use_the_prefix<P: Pool + 'static>(make: Make<P>) {
     let pool = make(Builder::new().fixed(2).thread_name("web"));
-    pool.start().unwrap();
     let name = pool
         .submit(|| std::thread::current().name().map(str::to_owned))
         .unwrap()
@@ -999,7 +985,6 @@ pub fn lifecycle_hooks_run_on_the_worker_threads<P: Pool + 'static>(make: Make<P
             .after_job(move |id| c.lock().unwrap().push(format!("after {}@{}", id.0, name())))
             .on_worker_exit(move || d.lock().unwrap().push(format!("exit@{}", name()))),
     );
-    pool.start().unwrap();
     pool.submit(|| ()).unwrap().join().unwrap();
     assert!(pool.stop(T).is_clean());
     assert_eq!(
@@ -1012,7 +997,6 @@ pub fn lifecycle_hooks_run_on_the_worker_threads<P: Pool + 'static>(make: Make<P
 pub fn stats_display_like_dump_stats<P: Pool + 'static>(make: Make<P>) {
     let log = EventLog::new();
     let pool = make(logged(&log).min(1).max(3));
-    pool.start().unwrap();
     let h = pool.submit(|| ()).unwrap();
     let id = h.id();
     h.join().unwrap();
@@ -1037,7 +1021,7 @@ pub fn one_submitter_jobs_start_in_submission_order_and_one_worker_completes_in_
     make: Make<P>,
 ) {
     let log = EventLog::new();
-    let pool = make(logged(&log).fixed(1));
+    let pool = make(logged(&log).fixed(1).queue_before_start());
     let order = Arc::new(Mutex::new(Vec::new()));
     let ids: Vec<JobId> = (0..50)
         .map(|i| {
@@ -1067,7 +1051,6 @@ pub fn one_submitter_jobs_start_in_submission_order_and_one_worker_completes_in_
 pub fn stop_sentinel_never_overtakes_an_earlier_job<P: Pool + 'static>(make: Make<P>) {
     let log = EventLog::new();
     let pool = make(logged(&log).min(0).max(1));
-    pool.start().unwrap();
     let gate = Gate::new();
     let first = pool.execute(gate.job()).unwrap();
     wait1(&log, started(first));
@@ -1109,7 +1092,7 @@ pub fn stop_sentinel_never_overtakes_an_earlier_job<P: Pool + 'static>(make: Mak
 
 pub fn await_termination_reports_whether_every_worker_exited<P: Pool + 'static>(make: Make<P>) {
     let (clock, _hand) = Clock::manual();
-    let pool = make(Builder::new().fixed(2).clock(clock));
+    let pool = make(Builder::new().fixed(2).clock(clock).queue_before_start());
     assert!(
         !pool.await_termination(Duration::ZERO),
         "a created pool has not terminated"
@@ -1127,7 +1110,6 @@ pub fn every_job_is_run_once_or_handed_back<P: Pool + 'static>(make: Make<P>) {
     // Several submitters race cancels and a stop_now against the workers; every job is counted
     // exactly once: completed + panicked + cancelled + returned + refused = submitted.
     let pool = Arc::new(make(Builder::new().min(0).max(3).capacity(8)));
-    pool.start().unwrap();
     let runs = Arc::new(AtomicUsize::new(0));
     let refused = Arc::new(AtomicUsize::new(0));
     let submitted = 4 * 200;
