@@ -1,8 +1,9 @@
 //! The interface every pool under test is driven through, and the jobs the workloads give it.
 //!
-//! A job is a [`Task`]: plain data ([`Work`] plus a [`Countdown`] to tick), not a boxed closure, so
-//! that each subject wraps it in a closure of a concrete type and allocates exactly as it does for
-//! its own users; the harness adds no box of its own to anyone's cost.
+//! A job is a [`Task`]: plain data ([`Work`] plus a [`Countdown`] to tick, or W2's reply channel
+//! to send on), not a boxed closure, so that each subject wraps it in a closure of a concrete type
+//! and allocates exactly as it does for its own users; the harness adds no box of its own to
+//! anyone's cost.
 
 use std::fmt;
 use std::hint;
