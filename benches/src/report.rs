@@ -121,17 +121,16 @@ fn better(unit: Unit) -> &'static str {
 }
 
 /// What the report says about W2's waiters, before listing them.
-pub const W2_WAITERS: &str = "W2 times a round trip: submit one empty job, wait until its \
-    result is back. How the caller waits is part of that time, so each subject waits the way its \
-    users wait for a result (the \"W2 waits on\" column): the fire-and-forget pools (our \
-    `execute`, crossbeam-channel, condvar, threadpool, rayon-core's `spawn`) through the same \
-    channel, created per round trip as a user writes it; tokio and smol through the handle their \
-    spawn call returns; our backends through their `JobHandle`. The backends appear in W2 twice, \
-    through their `JobHandle` and (the \"(channel)\" rows) through the peers' channel, so that a \
-    ratio between rows of the same waiter compares pools, not waiters. The other workloads wait \
-    once per burst, on the same countdown for every subject, which stamps the time the last job \
-    finished; the \"(channel)\" rows are the same pools as `classic` and `fast` there and are \
-    not repeated. The waiters:";
+pub const W2_WAITERS: &str = "W2 times a round trip: submit one empty job and wait until it \
+    has run. How the caller waits is part of that time, so each subject waits the way its users \
+    wait for a result (the \"waits on\" column): a fire-and-forget pool (crossbeam-channel, \
+    condvar, threadpool, rayon-core's `spawn`) through a `crossbeam_channel::bounded(1)` made per \
+    round trip, which the job sends on and the caller `recv`s; tokio and smol through the handle \
+    their spawn call returns; our backends through their `JobHandle`, and again (the \
+    \"(channel)\" rows) through `execute` and the same channel as the peers, so that rows with \
+    the same waiter compare pools, not waiters. The other workloads wait once per burst, on one \
+    countdown shared by every subject that stamps when the last job finished; there the \
+    \"(channel)\" rows would be `classic` and `fast` again and are left out. The waiters:";
 
 /// `docs/benchmarks.md`.
 pub fn markdown(r: &Results) -> String {
@@ -595,6 +594,10 @@ mod tests {
                 .map_or(md.len(), |i| from + 3 + i);
             md[from..to].to_owned()
         };
+        assert!(md.contains(W2_WAITERS));
+        for f in &r.subjects {
+            assert!(md.contains(f.waiter.about()), "{}", f.waiter);
+        }
         let w2 = table(Metric::W2P50);
         assert!(w2.contains("| waits on |"), "{w2}");
         assert!(
