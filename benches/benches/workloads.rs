@@ -1,7 +1,8 @@
 //! criterion benches: every workload group on every subject of `benches::subjects()`, in one
 //! process. `cargo bench -p benches [-- FILTER]`; criterion ids are `GROUP/SUBJECT`.
 //!
-//! W2 times one round trip per iteration; W5 reports the process CPU time of one 100 ms idle
+//! W2 times one round trip per iteration (through each subject's `Waiter`; the backends' "(channel)"
+//! variants run only there); W5 reports the process CPU time of one 100 ms idle
 //! window per iteration (the report uses 1 s windows); the others time one whole workload.
 //! `blocking` sizes its single pool from `BLOCKING_MAX_THREADS` once per process, so it runs only
 //! in the groups whose worker count matches (default 500: none); e.g.
@@ -28,7 +29,7 @@ fn workloads(c: &mut Criterion) {
         if let Some(n) = group.criterion_elements(&p) {
             g.throughput(Throughput::Elements(n));
         }
-        for factory in subjects() {
+        for factory in subjects().into_iter().filter(|f| f.measures(group)) {
             let pool = match factory.build(group.sizing(&p)) {
                 Ok(pool) => pool,
                 Err(why) => {

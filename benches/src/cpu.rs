@@ -25,15 +25,22 @@ pub fn process_cpu_time() -> Option<Duration> {
 mod tests {
     use super::*;
 
+    /// Spinning moves the clock on. Spinning for a span of wall time is not enough to show it on
+    /// a loaded machine (the thread may get a fraction of that on a core), so the test spins
+    /// until the clock has moved 4 ms, and fails if it has not within 10 s of wall time.
     #[cfg(unix)]
     #[test]
     fn spinning_uses_cpu_time() {
         let before = process_cpu_time().expect("unix has a process CPU clock");
-        crate::Work::Spin(Duration::from_millis(5)).run();
-        let after = process_cpu_time().expect("unix has a process CPU clock");
-        assert!(
-            after - before >= Duration::from_millis(4),
-            "{before:?} -> {after:?}"
-        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut now = before;
+        while now.saturating_sub(before) < Duration::from_millis(4) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "10 s of spinning moved the process CPU clock only {before:?} -> {now:?}"
+            );
+            crate::Work::Spin(Duration::from_millis(1)).run();
+            now = process_cpu_time().expect("unix has a process CPU clock");
+        }
     }
 }

@@ -4,7 +4,8 @@
 //! - [`Subject`] is the one interface a pool under test is driven through; [`subjects()`] is the
 //!   single list of factories (workspace backends first, then peers) that every workload, the
 //!   criterion benches and the report iterate over.
-//! - [`workloads`] holds the workloads (W1–W6), written once over `&dyn Subject`.
+//! - [`workloads`] holds the workloads (W1–W6), written once over `&dyn Subject`; [`waiter`]
+//!   the ways W2's caller waits for its job, each subject through the one its users use.
 //! - [`report`] renders the results as Markdown, SVG and JSON; [`machine`] describes the host.
 //! - `cargo run --release -p benches --bin report [-- --quick]` writes `docs/benchmarks.md`,
 //!   `docs/benchmarks.svg` and `<target dir>/bench-report.json`; `cargo bench -p benches` runs
@@ -35,7 +36,9 @@ pub mod report;
 pub mod stats;
 mod subject;
 mod subjects;
+pub mod waiter;
 pub mod workloads;
 
 pub use subject::{Countdown, Factory, Kind, Sizing, Subject, Task, Unsupported, Work};
 pub use subjects::subjects;
+pub use waiter::{Waited, Waiter};

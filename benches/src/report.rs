@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use crate::machine::Machine;
 use crate::stats::median;
 use crate::subject::{Factory, Kind};
+use crate::waiter::Waiter;
 use crate::workloads::{Metric, Unit};
 
 /// What one (metric, subject) cell measured.
@@ -73,6 +74,14 @@ impl Results {
         self.subjects.iter().filter(|f| f.kind == Kind::Peer)
     }
 
+    /// The subjects `metric` measures, in report order: all but the waiter variants, which
+    /// only the groups that [`crate::workloads::Group::waits`] measure.
+    fn measured(&self, metric: Metric) -> impl Iterator<Item = &Factory> {
+        self.subjects
+            .iter()
+            .filter(move |f| f.measures(metric.group()))
+    }
+
     fn error(&self, metric: Metric, subject: &'static str) -> Option<&str> {
         self.cells.get(&(metric, subject))?.error.as_deref()
     }
@@ -110,6 +119,18 @@ fn better(unit: Unit) -> &'static str {
         "lower is better"
     }
 }
+
+/// What the report says about W2's waiters, before listing them.
+pub const W2_WAITERS: &str = "W2 times a round trip: submit one empty job and wait until it \
+    has run. How the caller waits is part of that time, so each subject waits the way its users \
+    wait for a result (the \"waits on\" column): a fire-and-forget pool (crossbeam-channel, \
+    condvar, threadpool, rayon-core's `spawn`) through a `crossbeam_channel::bounded(1)` made per \
+    round trip, which the job sends on and the caller `recv`s; tokio and smol through the handle \
+    their spawn call returns; our backends through their `JobHandle`, and again (the \
+    \"(channel)\" rows) through `execute` and the same channel as the peers, so that rows with \
+    the same waiter compare pools, not waiters. The other workloads wait once per burst, on one \
+    countdown shared by every subject that stamps when the last job finished; there the \
+    \"(channel)\" rows would be `classic` and `fast` again and are left out. The waiters:";
 
 /// `docs/benchmarks.md`.
 pub fn markdown(r: &Results) -> String {
@@ -151,9 +172,19 @@ pub fn markdown(r: &Results) -> String {
     let _ = writeln!(md, "| rustc | {} |", m.rustc);
     let _ = writeln!(md, "| date | {} |\n", m.date);
     let _ = writeln!(md, "## Subjects\n");
-    let _ = writeln!(md, "| subject | kind | what |\n|---|---|---|");
+    let _ = writeln!(
+        md,
+        "| subject | kind | W2 waits on | what |\n|---|---|---|---|"
+    );
     for f in &r.subjects {
-        let _ = writeln!(md, "| {} | {} | {} |", f.name, f.kind.as_str(), f.about);
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} |",
+            f.name,
+            f.kind.as_str(),
+            f.waiter,
+            f.about
+        );
     }
     let _ = writeln!(
         md,
@@ -161,6 +192,17 @@ pub fn markdown(r: &Results) -> String {
          submission call, so each allocates as it does for its users. W4's \"grow to 64\" starts \
          64 threads up front in the subjects that cannot grow.\n"
     );
+    let _ = writeln!(md, "{W2_WAITERS}\n");
+    let mut waiters: Vec<Waiter> = Vec::new();
+    for f in &r.subjects {
+        if !waiters.contains(&f.waiter) {
+            waiters.push(f.waiter);
+        }
+    }
+    for w in waiters {
+        let _ = writeln!(md, "- **{w}**: {}.", w.about());
+    }
+    md.push('\n');
     let _ = writeln!(md, "## Reading the tables\n");
     let _ = writeln!(
         md,
@@ -179,16 +221,21 @@ pub fn markdown(r: &Results) -> String {
                 format_value(Unit::Nanos, floor)
             );
         }
-        let _ = write!(md, "| subject | median |");
+        let waits = metric.group().waits();
+        let _ = write!(
+            md,
+            "| subject |{} median |",
+            if waits { " waits on |" } else { "" }
+        );
         for p in &peers {
             let _ = write!(md, " vs {} |", p.name);
         }
-        let _ = write!(md, "\n|---|---:|");
+        let _ = write!(md, "\n|---|{}---:|", if waits { "---|" } else { "" });
         for _ in &peers {
             let _ = write!(md, "---:|");
         }
         md.push('\n');
-        for f in &r.subjects {
+        for f in r.measured(metric) {
             let name = match f.kind {
                 Kind::Backend => format!("**{}**", f.name),
                 Kind::Peer => f.name.to_owned(),
@@ -198,7 +245,11 @@ pub fn markdown(r: &Results) -> String {
                 (None, Some(e)) => format!("failed: {}", e.replace('|', "/")),
                 (None, None) => "—".to_owned(),
             };
-            let _ = write!(md, "| {name} | {value} |");
+            let _ = write!(md, "| {name} |");
+            if waits {
+                let _ = write!(md, " {} |", f.waiter);
+            }
+            let _ = write!(md, " {value} |");
             for p in &peers {
                 let cell = if p.name == f.name {
                     "·".to_owned()
@@ -231,7 +282,11 @@ pub fn svg(r: &Results) -> String {
     const BAR_W: usize = 230;
     const ROW_H: usize = 16;
     const HEAD_H: usize = 54;
-    let rows_per_panel = r.subjects.len();
+    let rows_per_panel = Metric::ALL
+        .into_iter()
+        .map(|m| r.measured(m).count())
+        .max()
+        .unwrap_or(0);
     let panel_h = 26 + rows_per_panel * ROW_H + 12;
     let panels = Metric::ALL.len();
     let width = COLS * PANEL_W + (COLS + 1) * GAP;
@@ -276,11 +331,10 @@ pub fn svg(r: &Results) -> String {
             better(unit)
         );
         let max = r
-            .subjects
-            .iter()
+            .measured(metric)
             .filter_map(|f| r.value(metric, f.name))
             .fold(0.0_f64, f64::max);
-        for (j, f) in r.subjects.iter().enumerate() {
+        for (j, f) in r.measured(metric).enumerate() {
             let y = y0 + 26 + j * ROW_H;
             let _ = writeln!(
                 s,
@@ -352,9 +406,9 @@ fn json_number(v: Option<f64>, decimals: usize) -> String {
     }
 }
 
-/// `target/bench-report.json`: the run's context and one record per (metric, subject), with
-/// `median_ns` or `jobs_per_s` and `ratio_to` mapping each peer to a ratio (`null` where
-/// undefined or infinite).
+/// `target/bench-report.json`: the run's context and one record per (metric, subject measured in
+/// it), with `median_ns` or `jobs_per_s`, `waiter` in W2's records, and `ratio_to` mapping each
+/// peer to a ratio (`null` where undefined or infinite).
 pub fn json(r: &Results) -> String {
     let m = &r.machine;
     let mut j = String::new();
@@ -388,7 +442,7 @@ pub fn json(r: &Results) -> String {
     let mut records = Vec::new();
     for metric in Metric::ALL {
         let unit = metric.unit();
-        for f in &r.subjects {
+        for f in r.measured(metric) {
             let cell = r.cells.get(&(metric, f.name));
             let value_key = match unit {
                 Unit::JobsPerSec => "jobs_per_s",
@@ -416,8 +470,14 @@ pub fn json(r: &Results) -> String {
             let error = cell
                 .and_then(|c| c.error.as_deref())
                 .map_or_else(|| "null".to_owned(), json_string);
+            // Only where the waiter is part of the measurement.
+            let waiter = if metric.group().waits() {
+                format!(", \"waiter\": {}", json_string(f.waiter.as_str()))
+            } else {
+                String::new()
+            };
             records.push(format!(
-                "    {{\"workload\": {}, \"title\": {}, \"backend\": {}, \"kind\": \"{}\", \"{value_key}\": {}, \"higher_is_better\": {}, \"run_medians\": [{}], \"ratio_to\": {{{}}}, \"error\": {error}}}",
+                "    {{\"workload\": {}, \"title\": {}, \"backend\": {}, \"kind\": \"{}\"{waiter}, \"{value_key}\": {}, \"higher_is_better\": {}, \"run_medians\": [{}], \"ratio_to\": {{{}}}, \"error\": {error}}}",
                 json_string(metric.id()),
                 json_string(metric.title()),
                 json_string(f.name),
@@ -514,10 +574,67 @@ mod tests {
         );
         assert!(svg.contains("Test &lt;CPU&gt; &quot;x&quot;") && svg.ends_with("</svg>\n"));
         assert!(json.contains(r#""cpu_model": "Test <CPU> \"x\"""#));
-        assert_eq!(
-            json.matches("\"workload\"").count(),
-            Metric::ALL.len() * r.subjects.len()
+        let measured: usize = Metric::ALL.iter().map(|m| r.measured(*m).count()).sum();
+        assert_eq!(json.matches("\"workload\"").count(), measured);
+    }
+
+    #[test]
+    fn waiter_variants_are_shown_in_w2_only_with_their_waiter() {
+        let r = results();
+        let variant = r
+            .subjects
+            .iter()
+            .find(|f| f.variant_of.is_some())
+            .expect("a waiter variant");
+        let md = markdown(&r);
+        let table = |m: Metric| {
+            let from = md.find(&format!("## {}", m.title())).expect("a table");
+            let to = md[from + 3..]
+                .find("\n## ")
+                .map_or(md.len(), |i| from + 3 + i);
+            md[from..to].to_owned()
+        };
+        assert!(md.contains(W2_WAITERS));
+        for f in &r.subjects {
+            assert!(md.contains(f.waiter.about()), "{}", f.waiter);
+        }
+        let w2 = table(Metric::W2P50);
+        assert!(w2.contains("| waits on |"), "{w2}");
+        assert!(
+            w2.contains(&format!("| **{}** | {} |", variant.name, variant.waiter)),
+            "{w2}"
         );
+        for f in &r.subjects {
+            let row = match f.kind {
+                Kind::Backend => format!("| **{}** | {} |", f.name, f.waiter),
+                Kind::Peer => format!("| {} | {} |", f.name, f.waiter),
+            };
+            assert!(w2.contains(&row), "{row}: {w2}");
+        }
+        let w1 = table(Metric::W1Throughput);
+        assert!(
+            !w1.contains(variant.name) && !w1.contains("waits on"),
+            "{w1}"
+        );
+        let json = json(&r);
+        let records: Vec<&str> = json
+            .lines()
+            .filter(|l| l.contains("\"workload\""))
+            .collect();
+        for l in &records {
+            let is_w2 = l.contains("\"w2_latency_");
+            assert_eq!(l.contains("\"waiter\""), is_w2, "{l}");
+            if l.contains(&format!("\"backend\": \"{}\"", variant.name)) {
+                assert!(is_w2, "{l}");
+            }
+        }
+        assert!(records.iter().any(|l| l.contains(&format!(
+            "\"backend\": \"{}\", \"kind\": \"backend\", \"waiter\": \"{}\"",
+            variant.name, variant.waiter
+        ))));
+        let waiting_panels = Metric::ALL.iter().filter(|m| m.group().waits()).count();
+        let label = format!(">{}</text>", xml_escape(variant.name));
+        assert_eq!(svg(&r).matches(&label).count(), waiting_panels);
     }
 
     #[test]

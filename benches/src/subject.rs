@@ -1,8 +1,9 @@
 //! The interface every pool under test is driven through, and the jobs the workloads give it.
 //!
-//! A job is a [`Task`]: plain data ([`Work`] plus a [`Countdown`] to tick), not a boxed closure, so
-//! that each subject wraps it in a closure of a concrete type and allocates exactly as it does for
-//! its own users; the harness adds no box of its own to anyone's cost.
+//! A job is a [`Task`]: plain data ([`Work`] plus a [`Countdown`] to tick, or W2's reply channel
+//! to send on), not a boxed closure, so that each subject wraps it in a closure of a concrete type
+//! and allocates exactly as it does for its own users; the harness adds no box of its own to
+//! anyone's cost.
 
 use std::fmt;
 use std::hint;
@@ -10,6 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use crate::waiter::{Waited, Waiter};
+use crate::workloads::Group;
 
 /// What one job does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,23 +130,48 @@ impl Countdown {
     }
 }
 
-/// One job: do the [`Work`], then tick the [`Countdown`].
-#[derive(Clone, Copy, Debug)]
+/// One job: do the [`Work`], then say so: tick a [`Countdown`] (the bursts) or send on the
+/// caller's channel (W2 through [`crate::Waiter::Channel`]).
+#[derive(Clone, Debug)]
 pub struct Task {
     work: Work,
-    done: &'static Countdown,
+    done: Done,
+}
+
+/// How a [`Task`] reports that it has finished.
+#[derive(Clone, Debug)]
+enum Done {
+    /// Counts a shared countdown down.
+    Count(&'static Countdown),
+    /// Sends `()` on a `bounded(1)` channel whose receiver the submitter blocks on.
+    Reply(crossbeam_channel::Sender<()>),
 }
 
 impl Task {
     /// A job that does `work` and then counts `done` down.
     pub fn new(work: Work, done: &'static Countdown) -> Task {
-        Task { work, done }
+        Task {
+            work,
+            done: Done::Count(done),
+        }
+    }
+
+    /// A job that does `work` and then sends `()` on `reply`.
+    pub fn replying(work: Work, reply: crossbeam_channel::Sender<()>) -> Task {
+        Task {
+            work,
+            done: Done::Reply(reply),
+        }
     }
 
     /// Runs the job on the calling thread.
     pub fn run(self) {
         self.work.run();
-        self.done.count_down();
+        match self.done {
+            Done::Count(c) => c.count_down(),
+            // The caller may have given up (it panicked); nobody is left to tell.
+            Done::Reply(tx) => drop(tx.send(())),
+        }
     }
 }
 
@@ -151,14 +180,10 @@ pub trait Subject: Send + Sync {
     /// Runs `task` on the pool, fire-and-forget, through the pool's ordinary submission call.
     fn execute(&self, task: Task);
 
-    /// Runs `work` on the pool and blocks until it has run. Subjects with a result handle of
-    /// their own (a `JobHandle`, a `JoinHandle`, a `Task` future) override this to use it; the
-    /// default waits on a [`Countdown`] of one.
-    fn submit_wait(&self, work: Work) {
-        let done = Countdown::this_thread(1);
-        self.execute(Task::new(work, done));
-        done.wait();
-    }
+    /// W2's round trip: runs `work` on the pool and blocks until it has run, waiting the way
+    /// this subject's users wait for a result (its [`crate::Factory::waiter`]), and says which
+    /// waiter that was. Fire-and-forget pools use [`crate::waiter::through_channel`].
+    fn submit_wait(&self, work: Work) -> Waited;
 }
 
 /// How many workers a workload asks for.
@@ -222,6 +247,11 @@ pub struct Factory {
     pub kind: Kind,
     /// One line on what the subject is and how it is driven.
     pub about: &'static str,
+    /// How W2's caller waits for its job: the way this subject's users get a result.
+    pub waiter: Waiter,
+    /// `Some(base)`: the subject `base` again, differing only in its [`Factory::waiter`], so it
+    /// is measured only in the workloads where the waiter matters ([`Group::waits`]).
+    pub variant_of: Option<&'static str>,
     /// Builds a started subject with this sizing.
     pub(crate) build: fn(Sizing) -> Result<Box<dyn Subject>, Unsupported>,
 }
@@ -231,6 +261,12 @@ impl Factory {
     pub fn build(&self, sizing: Sizing) -> Result<Box<dyn Subject>, Unsupported> {
         (self.build)(sizing)
     }
+
+    /// Whether `group` measures this subject: every group for a subject of its own, only the
+    /// groups whose result depends on the waiter for a [`Factory::variant_of`].
+    pub fn measures(&self, group: Group) -> bool {
+        self.variant_of.is_none() || group.waits()
+    }
 }
 
 impl fmt::Debug for Factory {
@@ -238,6 +274,8 @@ impl fmt::Debug for Factory {
         f.debug_struct("Factory")
             .field("name", &self.name)
             .field("kind", &self.kind)
+            .field("waiter", &self.waiter)
+            .field("variant_of", &self.variant_of)
             .finish_non_exhaustive()
     }
 }

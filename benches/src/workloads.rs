@@ -3,7 +3,7 @@
 //! | group | what | sizing | metrics |
 //! |---|---|---|---|
 //! | W1 | 100k empty jobs from one submitter | 2 workers | jobs/s; process CPU time per job |
-//! | W2 | submit one job, wait for it, repeat | 2 workers | round-trip p50, p99 |
+//! | W2 | submit one job, wait for it (through the subject's [`crate::Waiter`]), repeat | 2 workers | round-trip p50, p99 |
 //! | W3 | 2 submitters × 50k empty jobs | 2 workers | jobs/s |
 //! | W4 | 64 jobs that each sleep 1 ms | may grow to 64; fixed 2; fixed 4 | time to finish all |
 //! | W5 | an idle, started pool for one second | 2 workers | process CPU time used |
@@ -156,6 +156,14 @@ impl Metric {
         Metric::ALL.into_iter().find(|m| m.id() == id)
     }
 
+    /// The group whose repetitions yield this metric.
+    pub fn group(self) -> Group {
+        Group::ALL
+            .into_iter()
+            .find(|g| g.metrics().contains(&self))
+            .expect("every metric belongs to a group")
+    }
+
     /// A one-line title.
     pub fn title(self) -> &'static str {
         match self {
@@ -252,6 +260,13 @@ impl Group {
         Group::ALL.into_iter().find(|g| g.id() == id)
     }
 
+    /// Whether the group's result depends on how the caller waits for a job (the subject's
+    /// [`crate::Waiter`]): W2 only; the others wait once per burst, on the same [`Countdown`]
+    /// for every subject.
+    pub fn waits(self) -> bool {
+        matches!(self, Group::W2)
+    }
+
     /// The metrics one repetition yields, in the order [`Group::run`] returns them.
     pub fn metrics(self) -> &'static [Metric] {
         match self {
@@ -340,7 +355,7 @@ impl Group {
             Group::W2 => {
                 let start = Instant::now();
                 for _ in 0..iters {
-                    s.submit_wait(Work::Empty);
+                    let _waited = s.submit_wait(Work::Empty);
                 }
                 start.elapsed()
             }
@@ -422,7 +437,7 @@ pub fn round_trips(s: &dyn Subject, n: usize) -> Vec<Duration> {
     (0..n)
         .map(|_| {
             let start = Instant::now();
-            s.submit_wait(Work::Empty);
+            let _waited = s.submit_wait(Work::Empty);
             start.elapsed()
         })
         .collect()
@@ -472,6 +487,7 @@ mod tests {
                 .filter(|g| g.metrics().contains(&m))
                 .count();
             assert_eq!(owners, 1, "{m:?}");
+            assert!(m.group().metrics().contains(&m), "{m:?}");
             assert_eq!(Metric::from_id(m.id()), Some(m));
         }
         for g in Group::ALL {

@@ -28,7 +28,7 @@ fn tiny() -> Params {
 fn every_subject_finishes_every_workload() {
     let p = tiny();
     for factory in subjects() {
-        for group in Group::ALL {
+        for group in Group::ALL.into_iter().filter(|g| factory.measures(*g)) {
             // `blocking` is sized once per process; the report test below covers it.
             let Ok(pool) = factory.build(group.sizing(&p)) else {
                 continue;
@@ -36,7 +36,12 @@ fn every_subject_finishes_every_workload() {
             group.warm_up(&*pool, &p);
             let values = group.run(&*pool, &p);
             assert_eq!(values.len(), group.metrics().len(), "{}", factory.name);
-            pool.submit_wait(Work::Empty);
+            assert_eq!(
+                pool.submit_wait(Work::Empty).waiter(),
+                factory.waiter,
+                "{}",
+                factory.name
+            );
         }
     }
 }
@@ -45,6 +50,7 @@ fn every_subject_finishes_every_workload() {
 fn report_cell_mode_prints_each_metric_once_per_repetition() {
     for (group, subject) in [
         ("w2", "classic"),
+        ("w2", "fast (channel)"),
         ("w3", "blocking"),
         ("w4_grow64", "tokio"),
     ] {

@@ -164,6 +164,12 @@ fn measure_cell(group: &str, subject: &str, reps: usize, p: &Params) -> Result<(
         .into_iter()
         .find(|f| f.name == subject)
         .ok_or_else(|| format!("no subject {subject:?}"))?;
+    if !factory.measures(group) {
+        return Err(format!(
+            "{subject:?} is {:?} with another waiter; it is measured only where the waiter matters",
+            factory.variant_of.unwrap_or_default()
+        ));
+    }
     let pool = factory.build(group.sizing(p)).map_err(|e| e.to_string())?;
     group.warm_up(&*pool, p);
     let mut out = String::new();
@@ -212,6 +218,9 @@ fn report(args: &Args, p: &Params) -> Result<(), String> {
             // Rotate the order each run so no subject always goes first.
             for k in 0..chosen.len() {
                 let f = &chosen[(k + run) % chosen.len()];
+                if !f.measures(group) {
+                    continue;
+                }
                 let t = Instant::now();
                 let outcome = run_cell(&exe, args, p, group, f);
                 eprintln!(

@@ -11,16 +11,25 @@ pub use channel_pool::ChannelPool;
 pub use condvar_pool::CondvarPool;
 
 use crate::subject::{Sizing, Subject, Task, Unsupported, Work};
+use crate::waiter::{self, Waited};
 
 impl Subject for ChannelPool {
     fn execute(&self, task: Task) {
         ChannelPool::execute(self, move || task.run());
+    }
+
+    fn submit_wait(&self, work: Work) -> Waited {
+        waiter::through_channel(self, work)
     }
 }
 
 impl Subject for CondvarPool {
     fn execute(&self, task: Task) {
         CondvarPool::execute(self, move || task.run());
+    }
+
+    fn submit_wait(&self, work: Work) -> Waited {
+        waiter::through_channel(self, work)
     }
 }
 
@@ -39,6 +48,10 @@ pub(crate) fn threadpool(s: Sizing) -> Result<Box<dyn Subject>, Unsupported> {
 impl Subject for ThreadpoolPeer {
     fn execute(&self, task: Task) {
         self.0.execute(move || task.run());
+    }
+
+    fn submit_wait(&self, work: Work) -> Waited {
+        waiter::through_channel(self, work)
     }
 }
 
@@ -65,6 +78,10 @@ impl Subject for RayonPeer {
     fn execute(&self, task: Task) {
         self.0.spawn(move || task.run());
     }
+
+    fn submit_wait(&self, work: Work) -> Waited {
+        waiter::through_channel(self, work)
+    }
 }
 
 /// tokio's blocking pool. The runtime is current-thread so that it has no scheduler threads of
@@ -87,10 +104,8 @@ impl Subject for TokioPeer {
         drop(self.0.spawn_blocking(move || task.run()));
     }
 
-    fn submit_wait(&self, work: Work) {
-        self.0
-            .block_on(self.0.spawn_blocking(move || work.run()))
-            .expect("an empty job does not panic");
+    fn submit_wait(&self, work: Work) -> Waited {
+        waiter::awaited_join_handle(&self.0, self.0.spawn_blocking(move || work.run()))
     }
 }
 
@@ -126,7 +141,7 @@ impl Subject for BlockingPeer {
         blocking::unblock(move || task.run()).detach();
     }
 
-    fn submit_wait(&self, work: Work) {
-        futures_lite::future::block_on(blocking::unblock(move || work.run()));
+    fn submit_wait(&self, work: Work) -> Waited {
+        waiter::awaited_task(blocking::unblock(move || work.run()))
     }
 }
