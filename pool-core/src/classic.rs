@@ -25,7 +25,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::clock::{ClockListener, Subscription};
+use crate::clock::{Clock, ClockListener, Subscription};
 #[cfg(feature = "mutants")]
 use crate::config::Mutation;
 use crate::config::{Config, Policy};
@@ -35,9 +35,10 @@ use crate::job::{CancelSink, Job, JobId};
 use crate::policy::{self, Admit, Load};
 use crate::pool::{Admission, Pool};
 use crate::stats::{PoolState, Stats, StopReport};
+use crate::stopping::{self, Stopping};
 use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::sync::thread::{self, ThreadId};
-use crate::sync::{Arc, Condvar, DynArc, Mutex, MutexGuard, lock, spin_until, wait, wait_timeout};
+use crate::sync::{Arc, Condvar, DynArc, Mutex, MutexGuard, lock, spin_until};
 
 /// How long a worker that found the queue empty watches for a push before it parks.
 const WORKER_SPIN: Duration = Duration::from_micros(50);
@@ -193,11 +194,7 @@ impl Shared {
 
     /// Waits on `cv` until notified or until `deadline` on the pool clock.
     fn wait_until<'a>(&self, cv: &Condvar, g: Guard<'a>, deadline: Option<Duration>) -> Guard<'a> {
-        match self.cfg.clock.wait_for(deadline) {
-            None => wait(cv, g),
-            Some(left) if left.is_zero() => g,
-            Some(left) => wait_timeout(cv, g, left),
-        }
+        stopping::wait_until(&self.cfg.clock, cv, g, deadline)
     }
 
     fn deadline(&self, after: Duration) -> Duration {
@@ -808,16 +805,7 @@ impl Pool for ClassicPool {
     }
 
     fn stop(&self, timeout: Duration) -> StopReport {
-        let sh = &self.shared;
-        let mut st = lock(&sh.state);
-        let deadline = sh.deadline(timeout);
-        let returned = sh.begin_stop(&mut st);
-        let me = thread::current().id();
-        let inside = usize::from(st.threads.contains(&me));
-        while st.num_threads > inside && sh.now() < deadline {
-            st = sh.wait_until(&sh.exited, st, Some(deadline));
-        }
-        st.report(returned)
+        stopping::stop_and_wait(&*self.shared, timeout)
     }
 
     fn stop_now(&self) -> StopReport {
@@ -834,30 +822,55 @@ impl Pool for ClassicPool {
     }
 
     fn await_termination(&self, timeout: Duration) -> bool {
-        let sh = &self.shared;
-        let mut st = lock(&sh.state);
-        let deadline = sh.deadline(timeout);
-        while st.phase != PoolState::Terminated && sh.now() < deadline {
-            st = sh.wait_until(&sh.exited, st, Some(deadline));
-        }
+        stopping::await_termination(&*self.shared, timeout)
+    }
+}
+
+impl Stopping for Shared {
+    type State = State;
+
+    fn state(&self) -> &Mutex<State> {
+        &self.state
+    }
+
+    fn clock(&self) -> &Clock {
+        &self.cfg.clock
+    }
+
+    fn exited(&self) -> &Condvar {
+        &self.exited
+    }
+
+    fn begin(&self, st: &mut State) -> Vec<Job> {
+        self.begin_stop(st)
+    }
+
+    fn num_threads(st: &State) -> usize {
+        st.num_threads
+    }
+
+    fn threads(st: &State) -> &[ThreadId] {
+        &st.threads
+    }
+
+    fn terminated(&self, st: &State) -> bool {
         st.phase == PoolState::Terminated
+    }
+
+    fn report(&self, st: &State, returned: Vec<Job>) -> StopReport {
+        st.report(returned)
     }
 }
 
 impl Drop for ClassicPool {
     /// A non-blocking stop: no new work, queued jobs still run, workers exit after them.
     fn drop(&mut self) {
-        let mut st = lock(&self.shared.state);
-        let returned = self.shared.begin_stop(&mut st);
-        drop(st);
-        drop(returned);
+        stopping::stop_on_drop(&*self.shared);
     }
 }
 
 impl std::fmt::Debug for ClassicPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClassicPool")
-            .field("stats", &self.stats())
-            .finish()
+        stopping::fmt_pool(f, "ClassicPool", self.stats())
     }
 }

@@ -39,6 +39,7 @@ mod policy;
 mod pool;
 mod results;
 mod stats;
+mod stopping;
 mod sync;
 
 pub use classic::ClassicPool;

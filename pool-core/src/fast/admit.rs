@@ -108,9 +108,10 @@ impl Shared {
         }
     }
 
-    /// [`Shared::enqueue`]; with `Some(generation)` (the queue's [`JobQueue::tail_gen`](super::queue::JobQueue::tail_gen) read
-    /// before the admission), only if the tail was not held since: else `Err(job)`, nothing
-    /// queued, for the caller to decide again.
+    /// [`Shared::enqueue`]; with `Some(generation)` (the queue's
+    /// [`JobQueue::tail_gen`](super::queue::JobQueue::tail_gen) read before the admission), only
+    /// if the tail was not held since: else `Err(job)`, nothing queued, for the caller to decide
+    /// again.
     pub(super) fn enqueue_unless_held(
         sh: &Arc<Shared>,
         job: Job,

@@ -75,7 +75,8 @@ impl Default for Poll {
 }
 
 impl Poll {
-    /// A poll found `waiting` items (see [`JobQueue::work_waiting`](super::queue::JobQueue::work_waiting)).
+    /// A poll found `waiting` items (see
+    /// [`JobQueue::work_waiting`](super::queue::JobQueue::work_waiting)).
     pub(super) fn found(&mut self, waiting: u64) {
         let (shortest, longest) = POLL_FIRST_GAP;
         self.first_gap = if waiting > 1 {

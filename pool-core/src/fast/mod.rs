@@ -55,7 +55,7 @@ use self::queue::JobQueue;
 use self::stats::{Retired, Tally};
 use self::word::{CREATED, MAX_TRACKED_CAPACITY, MAX_WORKERS, RUNNING, TERMINATED, Word};
 use self::worker::WorkerSlot;
-use crate::clock::Subscription;
+use crate::clock::{Clock, Subscription};
 use crate::config::Config;
 use crate::error::{ConfigError, PutError, StartError, validate_bounds};
 use crate::event::Event;
@@ -63,9 +63,10 @@ use crate::job::{CancelSink, Job, JobId};
 use crate::policy;
 use crate::pool::{Admission, Pool};
 use crate::stats::{Stats, StopReport};
+use crate::stopping::{self, Stopping};
 use crate::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use crate::sync::thread::{self, ThreadId};
-use crate::sync::{Arc, Condvar, DynArc, Mutex, MutexGuard, lock, wait, wait_timeout};
+use crate::sync::thread::ThreadId;
+use crate::sync::{Arc, Condvar, DynArc, Mutex, MutexGuard, lock};
 
 /// What the `state` lock guards: the control side of the pool.
 struct State {
@@ -229,11 +230,7 @@ impl Shared {
 
     /// Waits on `cv` until notified or until `deadline` on the pool clock.
     fn wait_until<'a>(&self, cv: &Condvar, g: Guard<'a>, deadline: Option<Duration>) -> Guard<'a> {
-        match self.cfg.clock.wait_for(deadline) {
-            None => wait(cv, g),
-            Some(left) if left.is_zero() => g,
-            Some(left) => wait_timeout(cv, g, left),
-        }
+        stopping::wait_until(&self.cfg.clock, cv, g, deadline)
     }
 }
 
@@ -406,16 +403,7 @@ impl Pool for FastPool {
     }
 
     fn stop(&self, timeout: Duration) -> StopReport {
-        let sh = &self.shared;
-        let mut st = lock(&sh.state);
-        let deadline = sh.cfg.clock.deadline_after(timeout);
-        let returned = sh.begin_stop(&mut st);
-        let me = thread::current().id();
-        let inside = usize::from(st.threads.contains(&me));
-        while st.num_threads > inside && sh.cfg.clock.now() < deadline {
-            st = sh.wait_until(&sh.exited, st, Some(deadline));
-        }
-        sh.report(&st, returned)
+        stopping::stop_and_wait(&*self.shared, timeout)
     }
 
     fn stop_now(&self) -> StopReport {
@@ -431,30 +419,55 @@ impl Pool for FastPool {
     }
 
     fn await_termination(&self, timeout: Duration) -> bool {
-        let sh = &self.shared;
-        let mut st = lock(&sh.state);
-        let deadline = sh.cfg.clock.deadline_after(timeout);
-        while sh.word().phase() != TERMINATED && sh.cfg.clock.now() < deadline {
-            st = sh.wait_until(&sh.exited, st, Some(deadline));
-        }
-        sh.word().phase() == TERMINATED
+        stopping::await_termination(&*self.shared, timeout)
+    }
+}
+
+impl Stopping for Shared {
+    type State = State;
+
+    fn state(&self) -> &Mutex<State> {
+        &self.state
+    }
+
+    fn clock(&self) -> &Clock {
+        &self.cfg.clock
+    }
+
+    fn exited(&self) -> &Condvar {
+        &self.exited
+    }
+
+    fn begin(&self, st: &mut State) -> Vec<Job> {
+        self.begin_stop(st)
+    }
+
+    fn num_threads(st: &State) -> usize {
+        st.num_threads
+    }
+
+    fn threads(st: &State) -> &[ThreadId] {
+        &st.threads
+    }
+
+    fn terminated(&self, _: &State) -> bool {
+        self.word().phase() == TERMINATED
+    }
+
+    fn report(&self, st: &State, returned: Vec<Job>) -> StopReport {
+        Shared::report(self, st, returned)
     }
 }
 
 impl Drop for FastPool {
     /// A non-blocking stop: no new work, queued jobs still run, workers exit after them.
     fn drop(&mut self) {
-        let mut st = lock(&self.shared.state);
-        let returned = self.shared.begin_stop(&mut st);
-        drop(st);
-        drop(returned);
+        stopping::stop_on_drop(&*self.shared);
     }
 }
 
 impl std::fmt::Debug for FastPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FastPool")
-            .field("stats", &self.stats())
-            .finish()
+        stopping::fmt_pool(f, "FastPool", self.stats())
     }
 }
