@@ -126,7 +126,7 @@ pub fn parse_head(
     if line.contains(&b'\r') {
         return bad("bare CR in the request line");
     }
-    let minor = check_version(buf, start, lf - 1)?;
+    let minor = check_version(buf, start, start + lf - 1)?;
 
     // The end of the head, refusing bare CR and bare LF on the way.
     let from = start + lf - 1; // the CR of the request line
@@ -544,5 +544,9 @@ mod tests {
         assert_eq!(status("GET / HTTP/1.7\r\nHost: x\r\n\r\n"), 200);
         assert_eq!(status("GET / HTXP/1.1\r\nHost: x\r\n\r\n"), 400);
         assert_eq!(status("\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n"), 200);
+        assert_eq!(
+            status("\r\n\r\n\r\nGET /abc HTTP/1.1\r\nHost: x\r\n\r\n"),
+            200
+        );
     }
 }
