@@ -58,6 +58,7 @@ fn exchange(shared: &Shared, conn: &mut Conn, head: &Head) -> bool {
         &mut conn.out,
         &mut conn.extra,
         &head_sent,
+        &shared.stopping,
         is_head,
         head.minor,
         keep_alive,
@@ -88,23 +89,25 @@ fn exchange(shared: &Shared, conn: &mut Conn, head: &Head) -> bool {
     let answered = match failure {
         None if res.is_done() => true,
         None => false,
-        Some(why) if !head_sent.get() && !res.broken => {
+        Some(why) if !head_sent.get() && !res.broken && !shared.cut.load(Relaxed) => {
             // Nothing reached the client: answer for the handler, and close.
             let (code, page_why) = match body.failure {
                 Some(BodyFailure::Framing(ChunkError::TooLarge)) => {
                     (StatusCode::PAYLOAD_TOO_LARGE, why)
                 }
-                Some(BodyFailure::Framing(_)) => (StatusCode::BAD_REQUEST, why),
+                Some(BodyFailure::Framing(_) | BodyFailure::Short) => {
+                    (StatusCode::BAD_REQUEST, why)
+                }
                 _ => (StatusCode::INTERNAL_SERVER_ERROR, why),
             };
             tracing::warn!(target: "pool_http", peer = %conn.peer, %method, status = code.as_u16(), "handler failed: {page_why}");
             status = code;
-            drop(res);
             let mut res = Response::new(
                 &io,
                 &mut conn.out,
                 &mut conn.extra,
                 &head_sent,
+                &shared.stopping,
                 is_head,
                 head.minor,
                 false,
@@ -150,11 +153,9 @@ fn exchange(shared: &Shared, conn: &mut Conn, head: &Head) -> bool {
         keep = body.drain(DRAIN_LIMIT);
     }
     let (from, to) = body.leftover();
-    drop(body);
     if keep && io.restore().is_err() {
         keep = false;
     }
-    drop(io);
     // Keep the pipelined bytes after the body at the front of the buffer.
     let at = head.len;
     conn.buf.data.copy_within(at + from..at + to, 0);

@@ -186,7 +186,6 @@ pub struct Body<'a> {
 }
 
 impl<'a> Body<'a> {
-    #[expect(clippy::too_many_arguments, reason = "one constructor, called once")]
     pub(crate) fn new(
         io: &'a Io<'a>,
         rest: &'a mut [u8],

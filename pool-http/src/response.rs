@@ -5,6 +5,7 @@
 use std::cell::Cell;
 use std::fmt;
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use http::StatusCode;
 
@@ -50,6 +51,8 @@ pub struct Response<'a> {
     extra: &'a mut Vec<u8>,
     /// Whether any byte of the head has reached the socket.
     head_sent: &'a Cell<bool>,
+    /// The server is stopping: the head says `Connection: close`.
+    stopping: &'a AtomicBool,
     status: StatusCode,
     is_head: bool,
     minor: u8,
@@ -63,11 +66,16 @@ pub struct Response<'a> {
 }
 
 impl<'a> Response<'a> {
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one constructor, called from one place"
+    )]
     pub(crate) fn new(
         io: &'a Io<'a>,
         out: &'a mut Vec<u8>,
         extra: &'a mut Vec<u8>,
         head_sent: &'a Cell<bool>,
+        stopping: &'a AtomicBool,
         is_head: bool,
         minor: u8,
         keep_alive: bool,
@@ -79,6 +87,7 @@ impl<'a> Response<'a> {
             out,
             extra,
             head_sent,
+            stopping,
             status: StatusCode::OK,
             is_head,
             minor,
@@ -181,6 +190,9 @@ impl<'a> Response<'a> {
     }
 
     fn build_head(&mut self, len: Option<u64>) {
+        if self.stopping.load(Ordering::Relaxed) {
+            self.keep_alive = false;
+        }
         let out = &mut *self.out;
         out.clear();
         out.extend_from_slice(b"HTTP/1.1 ");
