@@ -14,7 +14,7 @@ use pool_http::{Config, Limits, Server, StaticFiles};
 
 /// A strict HTTP/1.1 static-file server whose requests run on a thread pool.
 #[derive(Parser, Debug)]
-#[command(name = "pool-http", version)]
+#[command(name = "pool-http", version, allow_negative_numbers = true)]
 struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
