@@ -106,7 +106,8 @@ impl ChunkedDecoder {
         self.state == State::Done
     }
 
-    /// Data bytes decoded so far.
+    /// Data bytes of every chunk whose size line has been read (checked against the limit at
+    /// that moment, before the data arrives); equal to the bytes produced once the body is done.
     pub fn total(&self) -> u64 {
         self.total
     }

@@ -48,9 +48,9 @@ fn bad_flag_values_get_an_error_naming_the_flag() {
 
 #[cfg(unix)]
 #[test]
-fn sigterm_stops_the_server_and_prints_the_report() {
+fn sigterm_stops_the_server_and_prints_the_report_and_v_logs_requests() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_pool-http"))
-        .args(["--bind", "127.0.0.1:0"])
+        .args(["--bind", "127.0.0.1:0", "-v"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -82,4 +82,12 @@ fn sigterm_stops_the_server_and_prints_the_report() {
         .unwrap();
     assert!(status.success(), "{status:?}");
     assert!(out.contains("stopped: 1 requests served"), "{out}");
+    let mut log = String::new();
+    err.read_to_string(&mut log).unwrap();
+    assert!(
+        log.contains("pool_http::access")
+            && log.contains("status=200")
+            && log.contains("architecture.md"),
+        "-v logs each request: {log}"
+    );
 }
