@@ -158,11 +158,12 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         let _ = tx.try_send(());
     })
     .map_err(|e| format!("cannot install the SIGINT/SIGTERM handler: {e}"))?;
+    let root = files.root().to_path_buf();
     let server = Server::bind(args.bind, pool, files, config)
         .map_err(|e| format!("--bind {}: {e}", args.bind))?;
     eprintln!(
         "pool-http: serving {} on http://{} ({:?} backend, {}..{} workers, queue {}); Ctrl-C stops",
-        args.root.display(),
+        root.display(),
         server.local_addr(),
         args.backend,
         args.min_workers,

@@ -36,6 +36,11 @@ impl StaticFiles {
         Ok(StaticFiles { root: canonical })
     }
 
+    /// The root served (canonical).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// The file for a request path, or the status that refuses it.
     fn resolve(&self, path: &str) -> Result<(PathBuf, Metadata), StatusCode> {
         let mut file = self.root.clone();
