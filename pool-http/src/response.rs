@@ -301,7 +301,8 @@ impl<'a> Response<'a> {
                 self.flush_out()
             }
             Framing::Sized(n) => {
-                self.broken = true;
+                // A handler's mistake, not the socket's: if nothing was sent yet the server
+                // still answers 500 instead.
                 Err(io::Error::new(
                     io::ErrorKind::InvalidInput,
                     format!("the body ended {n} bytes short of its Content-Length"),
@@ -343,7 +344,6 @@ impl Write for Response<'_> {
             Framing::Bodiless => Ok(data.len()),
             Framing::Sized(n) => {
                 if data.len() as u64 > n {
-                    self.broken = true;
                     return Err(io::Error::new(
                         io::ErrorKind::InvalidInput,
                         "more body bytes than the Content-Length",

@@ -614,3 +614,49 @@ fn empty_lines_before_a_request_line_are_ignored() {
         200
     );
 }
+
+#[test]
+fn transfer_encoding_in_an_http10_request_is_400() {
+    refused(
+        &server(),
+        b"POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        400,
+    );
+}
+
+#[test]
+fn oversized_chunk_trailers_are_400() {
+    let s = server();
+    let big = "x".repeat(10_000);
+    let resp = one(
+        s.local_addr(),
+        format!("POST /echo HTTP/1.1\r\n{H}Transfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nX-Big: {big}\r\n\r\n").as_bytes(),
+    );
+    assert_eq!(resp.status, 400);
+}
+
+#[test]
+fn a_short_body_against_the_declared_length_cuts_the_response_or_gets_a_500() {
+    fn short(req: &mut Request<'_>, res: &mut Response<'_>) -> Result<(), HandlerError> {
+        res.start(Some(10))?;
+        res.write_all(b"12345")?;
+        if req.path() == "/flushed" {
+            res.flush()?;
+        }
+        Ok(())
+    }
+    let s = serve(short, Config::default());
+    let raw = exchange(s.local_addr(), &get("/flushed"));
+    assert!(
+        raw.starts_with("HTTP/1.1 200") && raw.contains("Content-Length: 10"),
+        "{raw}"
+    );
+    assert!(
+        raw.ends_with("12345"),
+        "closed after the bytes written: {raw}"
+    );
+    wait_until("the cut is counted", || s.stats().cut == 1);
+    // Nothing had reached the socket: the server answers for the handler.
+    let resp = one(s.local_addr(), &get("/buffered"));
+    assert_eq!(resp.status, 500);
+}
