@@ -34,6 +34,7 @@
 //! # let mut s = String::new();
 //! # c.read_to_string(&mut s)?;
 //! # assert!(s.starts_with("HTTP/1.1 200 OK") && s.ends_with("hi"));
+//! # drop(c);
 //! let report = server.stop(Duration::from_secs(5));
 //! println!("{report}");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
