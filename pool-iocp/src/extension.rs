@@ -27,7 +27,7 @@ use crate::sync::{Arc, DynArc, Mutex, lock};
 pub type RequestId = JobId;
 
 /// How a dispatched request ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Ending {
     /// `dispatch` returned.
     Dispatched,
