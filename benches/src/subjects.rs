@@ -60,6 +60,17 @@ pub fn subjects() -> Vec<Factory> {
             build: |s| started(Builder::new().min(s.min).max(s.max).fast(), Waiter::Channel),
         },
         Factory {
+            name: "iocp",
+            kind: Kind::Backend,
+            about: "pool-iocp `IocpPool` on `EmulatedPort` (concurrency = cores: at most that many workers run; a job inside `blocking` gives its slot up); W2 joins the `JobHandle`",
+            build: |s| {
+                started(
+                    pool_iocp::IocpBuilder::from_builder(Builder::new().min(s.min).max(s.max))
+                        .build_emulated(),
+                )
+            },
+        },
+        Factory {
             name: "crossbeam-channel",
             kind: Kind::Peer,
             about: "N threads looping on a `crossbeam_channel::Receiver<Box<dyn FnOnce()>>` (`peers::ChannelPool`); fixed at `max`",
