@@ -62,11 +62,14 @@ pub fn subjects() -> Vec<Factory> {
         Factory {
             name: "iocp",
             kind: Kind::Backend,
-            about: "pool-iocp `IocpPool` on `EmulatedPort` (concurrency = cores: at most that many workers run; a job inside `blocking` gives its slot up); W2 joins the `JobHandle`",
+            about: "pool-iocp `IocpPool` on `EmulatedPort` (concurrency = cores: at most that many workers run; a job inside `pool_iocp::blocking` gives its slot up)",
+            waiter: Waiter::JobHandle,
+            variant_of: None,
             build: |s| {
                 started(
                     pool_iocp::IocpBuilder::from_builder(Builder::new().min(s.min).max(s.max))
                         .build_emulated(),
+                    Waiter::JobHandle,
                 )
             },
         },

@@ -629,7 +629,8 @@ pub struct IocpPool<P: CompletionPort<()> + 'static = crate::DefaultPort> {
 }
 
 impl<P: CompletionPort<()> + 'static> IocpPool<P> {
-    /// A pool with this configuration on `port`, not started.
+    /// A pool with this configuration on `port`: running, unless `cfg` says
+    /// [`queue_before_start`](pool_core::Builder::queue_before_start) (then `Created`).
     pub fn with_port(cfg: Config, port: P) -> IocpPool<P> {
         IocpPool::with_port_and_listener(cfg, port, None)
     }
@@ -675,10 +676,15 @@ impl<P: CompletionPort<()> + 'static> IocpPool<P> {
             recheck: AtomicU64::new(0),
         });
         let sub = core::subscribe(&clock, DynArc::new(Waker(Arc::clone(&shared))));
-        IocpPool {
+        let pool = IocpPool {
             shared,
             _clock: sub,
+        };
+        if !pool.shared.cfg.queue_before_start() {
+            // A new pool is `Created`: this start cannot fail.
+            let _ = pool.start();
         }
+        pool
     }
 
     /// The configuration the pool was built with.
