@@ -27,6 +27,17 @@ pub fn process_cpu_time() -> Option<Duration> {
 /// readings takes its count with it, so a difference covers only threads alive at both ends
 /// (the pools measured keep theirs). `None` off Linux.
 pub fn voluntary_context_switches() -> Option<u64> {
+    context_switches("voluntary_ctxt_switches:")
+}
+
+/// Involuntary context switches (preemptions) of the process's live threads so far, as
+/// [`voluntary_context_switches`] reads them (`nonvoluntary_ctxt_switches`).
+pub fn involuntary_context_switches() -> Option<u64> {
+    context_switches("nonvoluntary_ctxt_switches:")
+}
+
+/// The sum of one `/proc/self/task/*/status` counter over the live threads.
+fn context_switches(field: &str) -> Option<u64> {
     #[cfg(target_os = "linux")]
     {
         let mut total = 0u64;
@@ -38,7 +49,7 @@ pub fn voluntary_context_switches() -> Option<u64> {
             };
             let n = status
                 .lines()
-                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                .find_map(|l| l.strip_prefix(field))
                 .and_then(|v| v.trim().parse::<u64>().ok())?;
             total += n;
         }
@@ -46,6 +57,7 @@ pub fn voluntary_context_switches() -> Option<u64> {
     }
     #[cfg(not(target_os = "linux"))]
     {
+        let _ = field;
         None
     }
 }

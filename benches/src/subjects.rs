@@ -74,6 +74,20 @@ pub fn subjects() -> Vec<Factory> {
             },
         },
         Factory {
+            name: "iocp (channel)",
+            kind: Kind::Backend,
+            about: "`iocp` again, its W2 result returned through the peers' channel (`execute`, not `submit`)",
+            waiter: Waiter::Channel,
+            variant_of: Some("iocp"),
+            build: |s| {
+                started(
+                    pool_iocp::IocpBuilder::from_builder(Builder::new().min(s.min).max(s.max))
+                        .build_emulated(),
+                    Waiter::Channel,
+                )
+            },
+        },
+        Factory {
             name: "crossbeam-channel",
             kind: Kind::Peer,
             about: "N threads looping on a `crossbeam_channel::Receiver<Box<dyn FnOnce()>>` (`peers::ChannelPool`); fixed at `max`",

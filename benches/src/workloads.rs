@@ -8,7 +8,7 @@
 //! | W4 | 64 jobs that each sleep 1 ms | may grow to 64; fixed 2; fixed 4 | time to finish all |
 //! | W5 | an idle, started pool for one second | 2 workers | process CPU time used |
 //! | W6 | 90% empty, 10% 100 µs spinning jobs from 4 submitters | 2 workers | time to finish all |
-//! | W7 | 64 jobs: 50 µs computing, then 50 µs blocked inside `pool_iocp::blocking` | fixed `cores`; fixed 4 × `cores` | time, process CPU time, voluntary context switches |
+//! | W7 | 64 jobs: 50 µs computing, then 50 µs blocked inside `pool_iocp::blocking` | fixed `cores`; fixed 4 × `cores` | time, process CPU time, voluntary and involuntary context switches |
 //!
 //! A [`Group`] is what one measurement process runs (one pool, built with the group's
 //! [`Sizing`]); it yields one value per [`Metric`] per repetition.
@@ -17,7 +17,7 @@ use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::cpu::{process_cpu_time, voluntary_context_switches};
+use crate::cpu::{involuntary_context_switches, process_cpu_time, voluntary_context_switches};
 use crate::stats::percentile;
 use crate::subject::{Countdown, Sizing, Subject, Task, Work};
 
@@ -136,17 +136,21 @@ pub enum Metric {
     W7CoresCpu,
     /// W7 on `cores` workers: voluntary context switches.
     W7CoresSwitches,
+    /// W7 on `cores` workers: involuntary context switches (preemptions).
+    W7CoresPreemptions,
     /// W7 on 4 × `cores` workers: time to finish.
     W7WideTime,
     /// W7 on 4 × `cores` workers: process CPU time.
     W7WideCpu,
     /// W7 on 4 × `cores` workers: voluntary context switches.
     W7WideSwitches,
+    /// W7 on 4 × `cores` workers: involuntary context switches (preemptions).
+    W7WidePreemptions,
 }
 
 impl Metric {
     /// Every metric, in report order.
-    pub const ALL: [Metric; 16] = [
+    pub const ALL: [Metric; 18] = [
         Metric::W1Throughput,
         Metric::W1CpuPerJob,
         Metric::W2P50,
@@ -160,9 +164,11 @@ impl Metric {
         Metric::W7CoresTime,
         Metric::W7CoresCpu,
         Metric::W7CoresSwitches,
+        Metric::W7CoresPreemptions,
         Metric::W7WideTime,
         Metric::W7WideCpu,
         Metric::W7WideSwitches,
+        Metric::W7WidePreemptions,
     ];
 
     /// The stable id (the JSON's `workload`).
@@ -181,9 +187,11 @@ impl Metric {
             Metric::W7CoresTime => "w7_cores_time",
             Metric::W7CoresCpu => "w7_cores_cpu",
             Metric::W7CoresSwitches => "w7_cores_voluntary_switches",
+            Metric::W7CoresPreemptions => "w7_cores_involuntary_switches",
             Metric::W7WideTime => "w7_wide_time",
             Metric::W7WideCpu => "w7_wide_cpu",
             Metric::W7WideSwitches => "w7_wide_voluntary_switches",
+            Metric::W7WidePreemptions => "w7_wide_involuntary_switches",
         }
     }
 
@@ -220,11 +228,17 @@ impl Metric {
             }
             Metric::W7CoresCpu => "W7: same, `cores` workers: process CPU time",
             Metric::W7CoresSwitches => "W7: same, `cores` workers: voluntary context switches",
+            Metric::W7CoresPreemptions => {
+                "W7: same, `cores` workers: involuntary context switches (preemptions)"
+            }
             Metric::W7WideTime => {
                 "W7: same, 4 × `cores` workers (iocp: concurrency `cores`): time to finish"
             }
             Metric::W7WideCpu => "W7: same, 4 × `cores` workers: process CPU time",
             Metric::W7WideSwitches => "W7: same, 4 × `cores` workers: voluntary context switches",
+            Metric::W7WidePreemptions => {
+                "W7: same, 4 × `cores` workers: involuntary context switches (preemptions)"
+            }
         }
     }
 
@@ -244,9 +258,11 @@ impl Metric {
             Metric::W7CoresTime => "W7 cores: time",
             Metric::W7CoresCpu => "W7 cores: CPU",
             Metric::W7CoresSwitches => "W7 cores: switches",
+            Metric::W7CoresPreemptions => "W7 cores: preemptions",
             Metric::W7WideTime => "W7 4×cores: time",
             Metric::W7WideCpu => "W7 4×cores: CPU",
             Metric::W7WideSwitches => "W7 4×cores: switches",
+            Metric::W7WidePreemptions => "W7 4×cores: preemptions",
         }
     }
 
@@ -254,7 +270,10 @@ impl Metric {
     pub fn unit(self) -> Unit {
         match self {
             Metric::W1Throughput | Metric::W3Throughput => Unit::JobsPerSec,
-            Metric::W7CoresSwitches | Metric::W7WideSwitches => Unit::Count,
+            Metric::W7CoresSwitches
+            | Metric::W7WideSwitches
+            | Metric::W7CoresPreemptions
+            | Metric::W7WidePreemptions => Unit::Count,
             _ => Unit::Nanos,
         }
     }
@@ -343,11 +362,13 @@ impl Group {
                 Metric::W7CoresTime,
                 Metric::W7CoresCpu,
                 Metric::W7CoresSwitches,
+                Metric::W7CoresPreemptions,
             ],
             Group::W7Wide => &[
                 Metric::W7WideTime,
                 Metric::W7WideCpu,
                 Metric::W7WideSwitches,
+                Metric::W7WidePreemptions,
             ],
         }
     }
@@ -413,15 +434,22 @@ impl Group {
             Group::W5 => vec![idle_cpu(p.w5_window).map(nanos)],
             Group::W6 => vec![Some(nanos(mix(s, p)))],
             Group::W7Cores | Group::W7Wide => {
-                let (cpu0, csw0) = (process_cpu_time(), voluntary_context_switches());
+                let cpu0 = process_cpu_time();
+                let (vol0, inv0) = (voluntary_context_switches(), involuntary_context_switches());
                 let wall = compute_then_block(s, p);
+                let (vol1, inv1) = (voluntary_context_switches(), involuntary_context_switches());
                 let cpu = process_cpu_time()
                     .zip(cpu0)
                     .map(|(b, a)| b.saturating_sub(a));
-                let csw = voluntary_context_switches()
-                    .zip(csw0)
-                    .map(|(b, a)| b.saturating_sub(a) as f64);
-                vec![Some(nanos(wall)), cpu.map(nanos), csw]
+                let diff = |b: Option<u64>, a: Option<u64>| {
+                    b.zip(a).map(|(b, a)| b.saturating_sub(a) as f64)
+                };
+                vec![
+                    Some(nanos(wall)),
+                    cpu.map(nanos),
+                    diff(vol1, vol0),
+                    diff(inv1, inv0),
+                ]
             }
         }
     }
