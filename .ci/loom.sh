@@ -10,4 +10,5 @@ export CARGO_TARGET_DIR="${LOOM_TARGET_DIR:-target/loom}"
 tests=()
 for f in pool-core/tests/loom_*.rs; do tests+=(--test "$(basename "$f" .rs)"); done
 RUSTFLAGS="--cfg loom" cargo test --release -p pool-core "${tests[@]}"
+RUSTFLAGS="--cfg loom" cargo test --release -p pool-iocp --test loom_port
 RUSTFLAGS="" bash conformance/loom.sh

@@ -30,6 +30,6 @@ export LOOM_MAX_DURATION="${LOOM_MAX_DURATION:-30}"
 export LOOM_CHECKPOINT_INTERVAL="${LOOM_CHECKPOINT_INTERVAL:-1000}"
 start=$(date +%s)
 cargo test -p conformance --release --no-fail-fast \
-    --test loom_classic --test loom_fast --test loom_mutants \
+    --test loom_classic --test loom_fast --test loom_mutants --test loom_iocp \
     -- --test-threads "${LOOM_TEST_THREADS:-2}" "$@"
 echo "loom suite: $(( $(date +%s) - start )) s (LOOM_MAX_PREEMPTIONS=$LOOM_MAX_PREEMPTIONS)"

@@ -101,6 +101,7 @@ pub fn format_value(unit: Unit, v: f64) -> String {
         Unit::Nanos if v < 1e6 => format!("{:.1} µs", v / 1e3),
         Unit::Nanos if v < 1e9 => format!("{:.2} ms", v / 1e6),
         Unit::Nanos => format!("{:.2} s", v / 1e9),
+        Unit::Count => format!("{v:.0}"),
     }
 }
 
@@ -447,6 +448,7 @@ pub fn json(r: &Results) -> String {
             let value_key = match unit {
                 Unit::JobsPerSec => "jobs_per_s",
                 Unit::Nanos => "median_ns",
+                Unit::Count => "median_count",
             };
             let runs: Vec<String> = cell
                 .map(|c| {

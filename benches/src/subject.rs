@@ -24,6 +24,15 @@ pub enum Work {
     Sleep(Duration),
     /// Spins on the CPU this long (a stand-in for computation).
     Spin(Duration),
+    /// W7: computes (spins) for `compute`, then blocks (sleeps) for `block` inside a
+    /// `pool_iocp::blocking` region: on a completion-port pool the worker gives its running slot
+    /// up while it sleeps; everywhere else the region is a plain call.
+    ComputeThenBlock {
+        /// Time on the CPU.
+        compute: Duration,
+        /// Time blocked.
+        block: Duration,
+    },
 }
 
 impl Work {
@@ -37,6 +46,10 @@ impl Work {
                 while Instant::now() < end {
                     hint::spin_loop();
                 }
+            }
+            Work::ComputeThenBlock { compute, block } => {
+                Work::Spin(compute).run();
+                pool_iocp::blocking(|| thread::sleep(block));
             }
         }
     }

@@ -60,6 +60,34 @@ pub fn subjects() -> Vec<Factory> {
             build: |s| started(Builder::new().min(s.min).max(s.max).fast(), Waiter::Channel),
         },
         Factory {
+            name: "iocp",
+            kind: Kind::Backend,
+            about: "pool-iocp `IocpPool` on `EmulatedPort` (concurrency = cores: at most that many workers run; a job inside `pool_iocp::blocking` gives its slot up)",
+            waiter: Waiter::JobHandle,
+            variant_of: None,
+            build: |s| {
+                started(
+                    pool_iocp::IocpBuilder::from_builder(Builder::new().min(s.min).max(s.max))
+                        .build_emulated(),
+                    Waiter::JobHandle,
+                )
+            },
+        },
+        Factory {
+            name: "iocp (channel)",
+            kind: Kind::Backend,
+            about: "`iocp` again, its W2 result returned through the peers' channel (`execute`, not `submit`)",
+            waiter: Waiter::Channel,
+            variant_of: Some("iocp"),
+            build: |s| {
+                started(
+                    pool_iocp::IocpBuilder::from_builder(Builder::new().min(s.min).max(s.max))
+                        .build_emulated(),
+                    Waiter::Channel,
+                )
+            },
+        },
+        Factory {
             name: "crossbeam-channel",
             kind: Kind::Peer,
             about: "N threads looping on a `crossbeam_channel::Receiver<Box<dyn FnOnce()>>` (`peers::ChannelPool`); fixed at `max`",

@@ -8,6 +8,7 @@
 //! | W4 | 64 jobs that each sleep 1 ms | may grow to 64; fixed 2; fixed 4 | time to finish all |
 //! | W5 | an idle, started pool for one second | 2 workers | process CPU time used |
 //! | W6 | 90% empty, 10% 100 µs spinning jobs from 4 submitters | 2 workers | time to finish all |
+//! | W7 | 64 jobs: 50 µs computing, then 50 µs blocked inside `pool_iocp::blocking` | fixed `cores`; fixed 4 × `cores` | time, process CPU time, voluntary and involuntary context switches |
 //!
 //! A [`Group`] is what one measurement process runs (one pool, built with the group's
 //! [`Sizing`]); it yields one value per [`Metric`] per repetition.
@@ -16,7 +17,7 @@ use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::cpu::process_cpu_time;
+use crate::cpu::{involuntary_context_switches, process_cpu_time, voluntary_context_switches};
 use crate::stats::percentile;
 use crate::subject::{Countdown, Sizing, Subject, Task, Work};
 
@@ -48,6 +49,12 @@ pub struct Params {
     pub w6_long_every: usize,
     /// W6: how long a long job spins.
     pub w6_long: Duration,
+    /// W7: jobs per burst.
+    pub w7_jobs: usize,
+    /// W7: how long each job computes before it blocks.
+    pub w7_compute: Duration,
+    /// W7: how long each job then blocks (inside `pool_iocp::blocking`).
+    pub w7_block: Duration,
 }
 
 impl Params {
@@ -66,6 +73,9 @@ impl Params {
             w6_jobs_each: 10_000,
             w6_long_every: 10,
             w6_long: Duration::from_micros(100),
+            w7_jobs: 64,
+            w7_compute: Duration::from_micros(50),
+            w7_block: Duration::from_micros(50),
         }
     }
 
@@ -86,6 +96,8 @@ pub enum Unit {
     JobsPerSec,
     /// Nanoseconds (of wall or CPU time): lower is better.
     Nanos,
+    /// A count of events (context switches): lower is better.
+    Count,
 }
 
 impl Unit {
@@ -118,11 +130,27 @@ pub enum Metric {
     W5IdleCpu,
     /// W6 time to finish the mix.
     W6Mix,
+    /// W7 on `cores` workers: time to finish.
+    W7CoresTime,
+    /// W7 on `cores` workers: process CPU time.
+    W7CoresCpu,
+    /// W7 on `cores` workers: voluntary context switches.
+    W7CoresSwitches,
+    /// W7 on `cores` workers: involuntary context switches (preemptions).
+    W7CoresPreemptions,
+    /// W7 on 4 × `cores` workers: time to finish.
+    W7WideTime,
+    /// W7 on 4 × `cores` workers: process CPU time.
+    W7WideCpu,
+    /// W7 on 4 × `cores` workers: voluntary context switches.
+    W7WideSwitches,
+    /// W7 on 4 × `cores` workers: involuntary context switches (preemptions).
+    W7WidePreemptions,
 }
 
 impl Metric {
     /// Every metric, in report order.
-    pub const ALL: [Metric; 10] = [
+    pub const ALL: [Metric; 18] = [
         Metric::W1Throughput,
         Metric::W1CpuPerJob,
         Metric::W2P50,
@@ -133,6 +161,14 @@ impl Metric {
         Metric::W4Fixed4,
         Metric::W5IdleCpu,
         Metric::W6Mix,
+        Metric::W7CoresTime,
+        Metric::W7CoresCpu,
+        Metric::W7CoresSwitches,
+        Metric::W7CoresPreemptions,
+        Metric::W7WideTime,
+        Metric::W7WideCpu,
+        Metric::W7WideSwitches,
+        Metric::W7WidePreemptions,
     ];
 
     /// The stable id (the JSON's `workload`).
@@ -148,6 +184,14 @@ impl Metric {
             Metric::W4Fixed4 => "w4_sleep_fixed4",
             Metric::W5IdleCpu => "w5_idle_cpu",
             Metric::W6Mix => "w6_mix",
+            Metric::W7CoresTime => "w7_cores_time",
+            Metric::W7CoresCpu => "w7_cores_cpu",
+            Metric::W7CoresSwitches => "w7_cores_voluntary_switches",
+            Metric::W7CoresPreemptions => "w7_cores_involuntary_switches",
+            Metric::W7WideTime => "w7_wide_time",
+            Metric::W7WideCpu => "w7_wide_cpu",
+            Metric::W7WideSwitches => "w7_wide_voluntary_switches",
+            Metric::W7WidePreemptions => "w7_wide_involuntary_switches",
         }
     }
 
@@ -179,6 +223,22 @@ impl Metric {
             Metric::W6Mix => {
                 "W6: 90% empty / 10% 100 µs jobs from 4 submitters, 2 workers: time to finish"
             }
+            Metric::W7CoresTime => {
+                "W7: 64 jobs computing 50 µs then blocking 50 µs, `cores` workers: time to finish"
+            }
+            Metric::W7CoresCpu => "W7: same, `cores` workers: process CPU time",
+            Metric::W7CoresSwitches => "W7: same, `cores` workers: voluntary context switches",
+            Metric::W7CoresPreemptions => {
+                "W7: same, `cores` workers: involuntary context switches (preemptions)"
+            }
+            Metric::W7WideTime => {
+                "W7: same, 4 × `cores` workers (iocp: concurrency `cores`): time to finish"
+            }
+            Metric::W7WideCpu => "W7: same, 4 × `cores` workers: process CPU time",
+            Metric::W7WideSwitches => "W7: same, 4 × `cores` workers: voluntary context switches",
+            Metric::W7WidePreemptions => {
+                "W7: same, 4 × `cores` workers: involuntary context switches (preemptions)"
+            }
         }
     }
 
@@ -195,6 +255,14 @@ impl Metric {
             Metric::W4Fixed4 => "W4 sleep, fixed 4",
             Metric::W5IdleCpu => "W5 idle CPU per second",
             Metric::W6Mix => "W6 mixed jobs",
+            Metric::W7CoresTime => "W7 cores: time",
+            Metric::W7CoresCpu => "W7 cores: CPU",
+            Metric::W7CoresSwitches => "W7 cores: switches",
+            Metric::W7CoresPreemptions => "W7 cores: preemptions",
+            Metric::W7WideTime => "W7 4×cores: time",
+            Metric::W7WideCpu => "W7 4×cores: CPU",
+            Metric::W7WideSwitches => "W7 4×cores: switches",
+            Metric::W7WidePreemptions => "W7 4×cores: preemptions",
         }
     }
 
@@ -202,6 +270,10 @@ impl Metric {
     pub fn unit(self) -> Unit {
         match self {
             Metric::W1Throughput | Metric::W3Throughput => Unit::JobsPerSec,
+            Metric::W7CoresSwitches
+            | Metric::W7WideSwitches
+            | Metric::W7CoresPreemptions
+            | Metric::W7WidePreemptions => Unit::Count,
             _ => Unit::Nanos,
         }
     }
@@ -226,11 +298,15 @@ pub enum Group {
     W5,
     /// The mix.
     W6,
+    /// Compute-then-block jobs on `cores` workers.
+    W7Cores,
+    /// Compute-then-block jobs on 4 × `cores` workers.
+    W7Wide,
 }
 
 impl Group {
     /// Every group, in report order.
-    pub const ALL: [Group; 8] = [
+    pub const ALL: [Group; 10] = [
         Group::W1,
         Group::W2,
         Group::W3,
@@ -239,6 +315,8 @@ impl Group {
         Group::W4Fixed4,
         Group::W5,
         Group::W6,
+        Group::W7Cores,
+        Group::W7Wide,
     ];
 
     /// The stable id (the report's `--cell` argument, the criterion group name).
@@ -252,6 +330,8 @@ impl Group {
             Group::W4Fixed4 => "w4_fixed4",
             Group::W5 => "w5",
             Group::W6 => "w6",
+            Group::W7Cores => "w7_cores",
+            Group::W7Wide => "w7_wide",
         }
     }
 
@@ -278,6 +358,18 @@ impl Group {
             Group::W4Fixed4 => &[Metric::W4Fixed4],
             Group::W5 => &[Metric::W5IdleCpu],
             Group::W6 => &[Metric::W6Mix],
+            Group::W7Cores => &[
+                Metric::W7CoresTime,
+                Metric::W7CoresCpu,
+                Metric::W7CoresSwitches,
+                Metric::W7CoresPreemptions,
+            ],
+            Group::W7Wide => &[
+                Metric::W7WideTime,
+                Metric::W7WideCpu,
+                Metric::W7WideSwitches,
+                Metric::W7WidePreemptions,
+            ],
         }
     }
 
@@ -286,6 +378,8 @@ impl Group {
         match self {
             Group::W4Grow => Sizing::growable(2, p.w4_grow_to),
             Group::W4Fixed4 => Sizing::fixed(4),
+            Group::W7Cores => Sizing::fixed(cores()),
+            Group::W7Wide => Sizing::fixed(4 * cores()),
             _ => Sizing::fixed(2),
         }
     }
@@ -339,6 +433,24 @@ impl Group {
             }
             Group::W5 => vec![idle_cpu(p.w5_window).map(nanos)],
             Group::W6 => vec![Some(nanos(mix(s, p)))],
+            Group::W7Cores | Group::W7Wide => {
+                let cpu0 = process_cpu_time();
+                let (vol0, inv0) = (voluntary_context_switches(), involuntary_context_switches());
+                let wall = compute_then_block(s, p);
+                let (vol1, inv1) = (voluntary_context_switches(), involuntary_context_switches());
+                let cpu = process_cpu_time()
+                    .zip(cpu0)
+                    .map(|(b, a)| b.saturating_sub(a));
+                let diff = |b: Option<u64>, a: Option<u64>| {
+                    b.zip(a).map(|(b, a)| b.saturating_sub(a) as f64)
+                };
+                vec![
+                    Some(nanos(wall)),
+                    cpu.map(nanos),
+                    diff(vol1, vol0),
+                    diff(inv1, inv0),
+                ]
+            }
         }
     }
 
@@ -370,6 +482,7 @@ impl Group {
                 (0..iters).map(|_| sleepers(s, p)).sum()
             }
             Group::W6 => (0..iters).map(|_| mix(s, p)).sum(),
+            Group::W7Cores | Group::W7Wide => (0..iters).map(|_| compute_then_block(s, p)).sum(),
         }
     }
 
@@ -379,6 +492,7 @@ impl Group {
             Group::W1 => p.w1_jobs,
             Group::W3 => p.w3_submitters * p.w3_jobs_each,
             Group::W6 => p.w6_submitters * p.w6_jobs_each,
+            Group::W7Cores | Group::W7Wide => p.w7_jobs,
             Group::W2 | Group::W4Grow | Group::W4Fixed2 | Group::W4Fixed4 | Group::W5 => {
                 return None;
             }
@@ -457,6 +571,19 @@ pub fn mix(s: &dyn Subject, p: &Params) -> Duration {
             Work::Empty
         }
     })
+}
+
+/// W7: the compute-then-block jobs, from one submitter.
+pub fn compute_then_block(s: &dyn Subject, p: &Params) -> Duration {
+    burst(s, 1, p.w7_jobs, |_| Work::ComputeThenBlock {
+        compute: p.w7_compute,
+        block: p.w7_block,
+    })
+}
+
+/// The machine's parallelism (W7's `cores`).
+pub fn cores() -> usize {
+    thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 /// W5: the process CPU time used while the calling thread sleeps for `window` (the pool under

@@ -21,6 +21,9 @@ fn tiny() -> Params {
         w6_jobs_each: 50,
         w6_long_every: 10,
         w6_long: Duration::from_micros(20),
+        w7_jobs: 16,
+        w7_compute: Duration::from_micros(20),
+        w7_block: Duration::from_micros(20),
     }
 }
 
