@@ -63,6 +63,9 @@ enum Backend {
     Classic,
     /// Lock-free put / take: the fast backend.
     Fast,
+    /// Workers on one I/O completion port (pool-iocp: a real port on Windows, the emulated
+    /// port elsewhere); concurrency = the machine's cores.
+    Iocp,
 }
 
 fn positive_usize(s: &str) -> Result<usize, String> {
@@ -140,6 +143,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let pool: Arc<dyn Pool> = match args.backend {
         Backend::Classic => Arc::new(builder.classic()?),
         Backend::Fast => Arc::new(builder.fast()?),
+        Backend::Iocp => Arc::new(pool_iocp::IocpBuilder::from_builder(builder).build()?),
     };
     let config = Config {
         limits: Limits {

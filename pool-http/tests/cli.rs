@@ -91,3 +91,39 @@ fn sigterm_stops_the_server_and_prints_the_report_and_v_logs_requests() {
         "-v logs each request: {log}"
     );
 }
+
+/// Every backend of the workspace serves by name: `--backend classic|fast|iocp`.
+#[cfg(unix)]
+#[test]
+fn every_backend_serves_by_name() {
+    for backend in ["classic", "fast", "iocp"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pool-http"))
+            .args(["--bind", "127.0.0.1:0", "--backend", backend])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        err.read_line(&mut line).unwrap();
+        assert!(
+            line.to_lowercase().contains(backend),
+            "{backend}: the banner names the backend: {line}"
+        );
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .expect("the banner names the address")
+            .parse()
+            .unwrap();
+        let resp = common::one(addr, &common::get("/architecture.md"));
+        assert_eq!(resp.status, 200, "{backend}");
+        let kill = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        assert!(child.wait().unwrap().success(), "{backend}");
+    }
+}
