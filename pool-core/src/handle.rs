@@ -10,6 +10,22 @@ use crate::sync::cell::UnsafeCell;
 use crate::sync::{Condvar, DynArc, Mutex, lock, spin_until, wait, wait_timeout};
 
 /// Why a [`JobHandle`] has no value.
+///
+/// `Send + Sync + 'static` and an [`std::error::Error`], so `handle.join()?` goes into
+/// `anyhow::Error` or `Box<dyn Error + Send + Sync>`; the panic payload stays reachable through
+/// [`JoinError::into_panic`] / [`JoinError::try_into_panic`] (as tokio's `JoinError`).
+///
+/// ```
+/// use pool_core::{Builder, PoolExt};
+///
+/// fn answer() -> Result<u32, Box<dyn std::error::Error + Send + Sync>> {
+///     let pool = Builder::new().fixed(1).fast()?;
+/// #   let _ = pool_core::Pool::start(&pool);
+///     let handle = pool.submit(|| 6 * 7).map_err(|e| e.kind())?; // the closure is not `Sync`
+///     Ok(handle.join()?)
+/// }
+/// assert_eq!(answer().unwrap(), 42);
+/// ```
 #[derive(Debug)]
 pub enum JoinError {
     /// The job panicked; here is the payload.
@@ -19,6 +35,41 @@ pub enum JoinError {
     /// The job was dropped without running (handed back by `stop_now` or a refusal, and then
     /// dropped by its holder).
     Dropped,
+}
+
+impl JoinError {
+    /// Whether the job panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self, JoinError::Panicked(_))
+    }
+
+    /// Whether the job was cancelled before it started.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, JoinError::Cancelled)
+    }
+
+    /// The panic, if the job panicked; else the error back.
+    ///
+    /// # Errors
+    /// `Err(self)` when the job did not panic ([`JoinError::Cancelled`], [`JoinError::Dropped`]).
+    pub fn try_into_panic(self) -> Result<Panic, JoinError> {
+        match self {
+            JoinError::Panicked(p) => Ok(p),
+            other => Err(other),
+        }
+    }
+
+    /// The panic of a job that panicked (see [`JoinError::is_panic`]).
+    ///
+    /// # Panics
+    /// When the job did not panic; use [`JoinError::try_into_panic`] to find out without one.
+    #[track_caller]
+    pub fn into_panic(self) -> Panic {
+        match self.try_into_panic() {
+            Ok(p) => p,
+            Err(e) => panic!("`JoinError::into_panic` on an error that is not a panic: {e}"),
+        }
+    }
 }
 
 impl fmt::Display for JoinError {

@@ -45,7 +45,9 @@ mod sync;
 pub use classic::ClassicPool;
 pub use clock::{Clock, ClockListener, ManualClock};
 pub use config::{Builder, Config, EventListener, Hook, JobHook, PanicHandler, Policy};
-pub use error::{ConfigError, ConfigErrorKind, PutError, StartError, validate_bounds};
+pub use error::{
+    ConfigError, ConfigErrorKind, PutError, PutErrorKind, StartError, validate_bounds,
+};
 pub use event::{Event, EventLog, ExitReason, WaitTimedOut, WorkerId};
 pub use fast::FastPool;
 #[cfg(loom)]

@@ -244,6 +244,25 @@ impl<T, F> std::fmt::Debug for Batch<T, F> {
     }
 }
 
+impl<F> std::fmt::Display for BatchError<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BatchError::Refused(e) => write!(f, "the batch's job was refused: {e}"),
+            BatchError::Join(e) => write!(f, "the batch's job has no value: {e}"),
+        }
+    }
+}
+
+impl<F> std::error::Error for BatchError<F> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            // A `PutError<F>` is only `'static` when `F` is; its kind says the same thing.
+            BatchError::Refused(_) => None,
+            BatchError::Join(e) => Some(e),
+        }
+    }
+}
+
 impl<F> std::fmt::Debug for BatchError<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
