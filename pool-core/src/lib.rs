@@ -53,7 +53,21 @@ pub use fast::FastPool;
 #[cfg(loom)]
 #[doc(hidden)]
 pub use fast::loom_api as __fast_loom;
-pub use handle::{JobHandle, JoinError};
+/// A job and its handle with no pool, for the loom models of the handle's wakeup protocol.
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod __handle_loom {
+    /// A job running `f` and the handle to its result; running the job (`Job::run`) completes it.
+    pub fn detached<T, F>(f: F) -> (crate::Job, crate::JobHandle<T>)
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (job, task) = crate::JobHandle::new_task(f);
+        (job, crate::JobHandle::from_task(task, crate::JobId(0)))
+    }
+}
+pub use handle::{CancelOnDrop, JobHandle, JoinError};
 pub use job::{CancelSink, Job, JobId, Outcome, Panic};
 pub use pool::{Admission, Batch, BatchError, Pool, PoolExt};
 pub use results::{Completed, PollError, ResultQueue};

@@ -2,6 +2,7 @@
 //! `?` into `anyhow` and `Box<dyn Error + Send + Sync>` with its panic payload still reachable;
 //! `BatchError` is an `Error`; `PutError` has a payload-free `kind()`; the plain error types
 //! compare with `==`.
+#![cfg(not(loom))]
 
 use std::error::Error;
 use std::time::Duration;
