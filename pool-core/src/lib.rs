@@ -35,9 +35,11 @@ mod event;
 mod fast;
 mod handle;
 mod job;
+mod map;
 mod policy;
 mod pool;
 mod results;
+mod scope;
 mod stats;
 mod stopping;
 mod sync;
@@ -69,6 +71,32 @@ pub mod __handle_loom {
 }
 pub use handle::{CancelOnDrop, JobHandle, JoinError};
 pub use job::{CancelSink, Job, JobId, Outcome, Panic};
+pub use map::{Map, MapError};
 pub use pool::{Admission, Batch, BatchError, Pool, PoolExt};
 pub use results::{Completed, PollError, ResultQueue};
+pub use scope::{Scope, ScopedJobHandle};
 pub use stats::{PoolState, Stats, StopReport};
+
+/// The common calls in one import: `use pool_core::prelude::*;` brings the builder, both
+/// backends, the [`Pool`] and [`PoolExt`] traits (so `execute`, `submit`, `scope`, `map`,
+/// `start`, `stop` are in reach) and the error types a caller matches on.
+///
+/// ```
+/// use pool_core::prelude::*;
+///
+/// let pool = Builder::new().fixed(2).fast()?;
+/// # let _ = pool.start();
+/// pool.execute(|| println!("fire and forget"))?;
+/// let answer = pool.submit(|| 6 * 7)?;
+/// let data = [1, 2, 3];
+/// let sum = pool.scope(|s| s.spawn(|| data.iter().sum::<i32>()).join())?;
+/// let squares: Vec<u64> = pool.map(1..=3u64, |x| x * x).map(Result::unwrap).collect();
+/// assert_eq!((answer.join()?, sum, squares), (42, 6, vec![1, 4, 9]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub mod prelude {
+    pub use crate::{
+        Admission, Builder, ClassicPool, FastPool, JobHandle, JoinError, MapError, Pool, PoolExt,
+        PutError, PutErrorKind, StartError,
+    };
+}

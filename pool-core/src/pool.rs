@@ -10,6 +10,10 @@ use std::time::Duration;
 use crate::error::{ConfigError, PutError, StartError};
 use crate::handle::{CallbackTask, HandleTask, JobHandle, JoinError};
 use crate::job::{FnJob, Job, JobId, Panic};
+use crate::map::Map;
+#[cfg(doc)]
+use crate::map::MapError;
+use crate::scope::Scope;
 use crate::stats::{Stats, StopReport};
 
 /// How long a put may wait for room in a full queue.
@@ -175,6 +179,75 @@ pub trait PoolExt: Pool {
                 Err(_) => unreachable!("a refused job is the one we built"),
             })
         })
+    }
+
+    /// Runs `f` with a [`Scope`] whose jobs may borrow from the caller's stack; returns once
+    /// every job spawned in it has finished (as `std::thread::scope` and `rayon::scope`).
+    ///
+    /// - Jobs the pool's workers have not started when the scope closure returns are taken back
+    ///   and run on the calling thread, newest first, while the workers go on with the others;
+    ///   so a scope inside a job of a pool with no free worker (a one-worker pool, say)
+    ///   completes instead of waiting forever. The pool counts a job taken back as cancelled.
+    /// - A job the pool refuses runs at once on the spawning thread ([`Scope::spawn`]).
+    /// - Panics: if `f` panics, or a job whose handle was not joined panicked, the panic is
+    ///   re-raised here, after every job has finished (`f`'s panic first, else the first job's,
+    ///   with its original payload).
+    ///
+    /// ```
+    /// use pool_core::prelude::*;
+    ///
+    /// let pool = Builder::new().fixed(2).fast()?;
+    /// # let _ = pool.start();
+    /// let words = vec!["scoped", "jobs", "borrow"];
+    /// let mut lengths = vec![0; words.len()];
+    /// pool.scope(|s| {
+    ///     for (word, len) in words.iter().zip(lengths.iter_mut()) {
+    ///         s.spawn(move || *len = word.len()); // borrows `words` and `lengths`
+    ///     }
+    /// });
+    /// assert_eq!(lengths, [6, 4, 6]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn scope<'env, F, R>(&'env self, f: F) -> R
+    where
+        F: for<'scope> FnOnce(&'scope Scope<'scope, 'env, Self>) -> R,
+    {
+        crate::scope::scope(self, f)
+    }
+
+    /// `f(input)` for every input, on the pool; the results come back lazily, in input order,
+    /// with at most a buffer's worth of items in flight (Python's `executor.map(f, inputs,
+    /// buffersize=)`; see [`Map`] for the buffer and for what `next` waits on).
+    ///
+    /// Each item is `Ok(value)`, or a [`MapError`]: `Panicked(payload)` if `f` panicked on it,
+    /// `Refused(PutError)` / `NotRun` with the input handed back if its job did not run.
+    ///
+    /// ```
+    /// use pool_core::prelude::*;
+    /// use std::num::NonZeroUsize;
+    ///
+    /// let pool = Builder::new().fixed(4).fast()?;
+    /// # let _ = pool.start();
+    /// let lengths = pool
+    ///     .map(["a", "bb", "ccc"], |s: &str| s.len())
+    ///     .buffer(NonZeroUsize::new(2).unwrap()) // at most 2 items in flight
+    ///     .collect::<Result<Vec<_>, _>>()?;
+    /// assert_eq!(lengths, [1, 2, 3]);
+    /// // A panic is that item's error; the other items still come, in order.
+    /// let halves: Vec<_> = pool.map([4, 0, 8], |x: u32| 8 / x).collect();
+    /// assert_eq!(halves[0].as_ref().ok(), Some(&2));
+    /// assert!(matches!(halves[1], Err(MapError::Panicked(_))));
+    /// assert_eq!(halves[2].as_ref().ok(), Some(&1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn map<It, F, T>(&self, inputs: It, f: F) -> Map<'_, Self, It::IntoIter, F, T>
+    where
+        It: IntoIterator,
+        It::Item: Send + 'static,
+        F: Fn(It::Item) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        Map::new(self, inputs.into_iter(), f)
     }
 
     /// Submits every closure (Arndt `makeRequests` + `putRequest`); [`Batch::join_all`] gives the
