@@ -66,6 +66,7 @@ pub trait Pool: Send + Sync {
     fn resize(&self, min: usize, max: Option<usize>) -> Result<(), ConfigError>;
 
     /// A snapshot of the pool.
+    #[must_use = "taking a snapshot has no effect of its own"]
     fn stats(&self) -> Stats;
 
     /// Refuses new work, lets the queue drain, waits until every worker exits or `timeout` (pool
