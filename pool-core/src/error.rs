@@ -13,7 +13,6 @@ use std::fmt;
 /// use std::time::Duration;
 ///
 /// let pool = Builder::new().fixed(1).fast()?;
-/// # let _ = pool.start();
 /// pool.stop(Duration::from_secs(5));
 /// let refused = pool.execute(|| println!("never runs")).unwrap_err();
 /// assert_eq!(refused.kind(), PutErrorKind::ShutDown);

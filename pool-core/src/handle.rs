@@ -23,7 +23,6 @@ use crate::sync::{Condvar, DynArc, Mutex, lock, spin_until, wait, wait_timeout};
 ///
 /// fn answer() -> Result<u32, Box<dyn std::error::Error + Send + Sync>> {
 ///     let pool = Builder::new().fixed(1).fast()?;
-/// #   let _ = pool_core::Pool::start(&pool);
 ///     let handle = pool.submit(|| 6 * 7).map_err(|e| e.kind())?; // the closure is not `Sync`
 ///     Ok(handle.join()?)
 /// }
@@ -440,7 +439,6 @@ impl<T> JobHandle<T> {
     /// use std::time::Duration;
     ///
     /// let pool = Builder::new().fixed(1).fast()?;
-    /// # let _ = pool.start();
     /// let (tx, rx) = std::sync::mpsc::channel::<()>();
     /// let slow = pool.submit(move || rx.recv().is_ok())?; // waits for our word
     /// let slow = slow.join_timeout(Duration::from_millis(10)).unwrap_err(); // not yet: handle back
@@ -501,7 +499,6 @@ impl<T> JobHandle<T> {
     /// use std::sync::{Arc, Barrier};
     ///
     /// let pool = Builder::new().fixed(1).fast()?;
-    /// # let _ = pool.start();
     /// let gate = Arc::new(Barrier::new(2));
     /// let g = Arc::clone(&gate);
     /// let busy = pool.submit(move || { g.wait(); })?; // holds the one worker
@@ -527,7 +524,6 @@ impl<T> JobHandle<T> {
 /// use pool_core::{Builder, Pool, PoolExt};
 ///
 /// let pool = Builder::new().fixed(2).fast()?;
-/// # let _ = pool.start();
 /// let answer = futures_lite::future::block_on(async {
 ///     let a = pool.submit(|| 6).unwrap();
 ///     let b = pool.submit(|| 7).unwrap();

@@ -42,7 +42,6 @@ impl fmt::Display for JobId {
 /// use pool_core::{Builder, JoinError, PoolExt};
 ///
 /// let pool = Builder::new().fixed(1).fast()?;
-/// # let _ = pool_core::Pool::start(&pool);
 /// let err = pool.submit(|| -> u32 { panic!("bad input 7") })?.join().unwrap_err();
 /// assert!(err.is_panic());
 /// let panic = err.into_panic();

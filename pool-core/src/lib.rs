@@ -85,7 +85,6 @@ pub use stats::{PoolState, Stats, StopReport};
 /// use pool_core::prelude::*;
 ///
 /// let pool = Builder::new().fixed(2).fast()?;
-/// # let _ = pool.start();
 /// pool.execute(|| println!("fire and forget"))?;
 /// let answer = pool.submit(|| 6 * 7)?;
 /// let data = [1, 2, 3];

@@ -198,7 +198,6 @@ pub trait PoolExt: Pool {
     /// use pool_core::prelude::*;
     ///
     /// let pool = Builder::new().fixed(2).fast()?;
-    /// # let _ = pool.start();
     /// let words = vec!["scoped", "jobs", "borrow"];
     /// let mut lengths = vec![0; words.len()];
     /// pool.scope(|s| {
@@ -228,7 +227,6 @@ pub trait PoolExt: Pool {
     /// use std::num::NonZeroUsize;
     ///
     /// let pool = Builder::new().fixed(4).fast()?;
-    /// # let _ = pool.start();
     /// let lengths = pool
     ///     .map(["a", "bb", "ccc"], |s: &str| s.len())
     ///     .buffer(NonZeroUsize::new(2).unwrap()) // at most 2 items in flight

@@ -15,10 +15,12 @@ use pool_core::{Builder, FastPool, Pool, PoolExt, StartError};
 
 fn running(b: Builder) -> FastPool {
     let pool = b.fast().expect("valid configuration");
-    match pool.start() {
-        Ok(_) | Err(StartError::AlreadyStarted) => pool,
-        Err(e) => panic!("a new pool failed to start: {e}"),
-    }
+    assert_eq!(
+        pool.start(),
+        Err(StartError::AlreadyStarted),
+        "built running"
+    );
+    pool
 }
 
 const LONG: Duration = Duration::from_secs(30);

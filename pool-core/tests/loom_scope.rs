@@ -16,7 +16,6 @@ use pool_core::{Builder, Clock, FastPool, Pool, PoolExt};
 fn one_worker() -> FastPool {
     let (clock, _hand) = Clock::manual();
     let pool = Builder::new().fixed(1).clock(clock).fast().unwrap();
-    let _ = pool.start();
     pool
 }
 

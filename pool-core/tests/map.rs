@@ -14,10 +14,12 @@ const LONG: Duration = Duration::from_secs(60);
 
 fn running(n: usize) -> FastPool {
     let pool = Builder::new().fixed(n).fast().expect("valid configuration");
-    match pool.start() {
-        Ok(_) | Err(StartError::AlreadyStarted) => pool,
-        Err(e) => panic!("a new pool failed to start: {e}"),
-    }
+    assert_eq!(
+        pool.start(),
+        Err(StartError::AlreadyStarted),
+        "built running"
+    );
+    pool
 }
 
 /// A set of finished items others wait on, with a deadline.

@@ -18,10 +18,12 @@ const LONG: Duration = Duration::from_secs(if cfg!(miri) { 3600 } else { 60 });
 
 fn running_fast(n: usize) -> FastPool {
     let pool = Builder::new().fixed(n).fast().expect("valid configuration");
-    match pool.start() {
-        Ok(_) | Err(StartError::AlreadyStarted) => pool,
-        Err(e) => panic!("a new pool failed to start: {e}"),
-    }
+    assert_eq!(
+        pool.start(),
+        Err(StartError::AlreadyStarted),
+        "built running"
+    );
+    pool
 }
 
 fn running_classic(n: usize) -> ClassicPool {
@@ -29,10 +31,12 @@ fn running_classic(n: usize) -> ClassicPool {
         .fixed(n)
         .classic()
         .expect("valid configuration");
-    match pool.start() {
-        Ok(_) | Err(StartError::AlreadyStarted) => pool,
-        Err(e) => panic!("a new pool failed to start: {e}"),
-    }
+    assert_eq!(
+        pool.start(),
+        Err(StartError::AlreadyStarted),
+        "built running"
+    );
+    pool
 }
 
 fn stop(pool: &dyn Pool) -> (StopReport, Stats) {
