@@ -376,6 +376,10 @@ impl Builder {
     }
 
     /// Validates and returns the configuration.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] whose message names the values, for the first rule broken
+    /// (`docs/semantics.md` §2): `max = 0`, `max < min`, `capacity = 0`.
     pub fn config(self) -> Result<Config, ConfigError> {
         validate_bounds(self.cfg.min, self.cfg.max)?;
         if self.cfg.capacity == Some(0) {

@@ -175,6 +175,10 @@ impl fmt::Debug for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// Checks pool bounds: `max >= 1` (or unbounded) and `min <= max`.
+///
+/// # Errors
+/// [`ConfigErrorKind::ZeroMax`] for `max = Some(0)`, [`ConfigErrorKind::MaxBelowMin`] for
+/// `max < min`; the message names the values (`max=1 must be >= min=2`).
 pub fn validate_bounds(min: usize, max: Option<usize>) -> Result<(), ConfigError> {
     match max {
         Some(0) => Err(ConfigError::new(ConfigErrorKind::ZeroMax)),

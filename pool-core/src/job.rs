@@ -494,6 +494,10 @@ impl Job {
     }
 
     /// Turns a job made by [`Job::new`] back into its closure.
+    ///
+    /// # Errors
+    /// The job back, unchanged, when it was not made by [`Job::new`] from an `F` (a `submit`
+    /// job, a callback job, a request, another closure type).
     pub fn downcast<F: FnOnce() + Send + 'static>(self) -> Result<F, Job> {
         self.downcast_raw::<FnJob<F>>().map(|j| j.0)
     }

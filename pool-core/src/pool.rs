@@ -33,24 +33,48 @@ pub trait Pool: Send + Sync {
     /// The backend's name (for reports).
     fn backend(&self) -> &'static str;
 
-    /// Starts `max(min, min(backlog, max))` workers and returns how many. Jobs may be queued before.
+    /// Starts `max(min, min(backlog, max))` workers and returns how many; for a pool built with
+    /// [`Builder::queue_before_start`](crate::Builder::queue_before_start), whose jobs wait in
+    /// its queue until then (the builder's other pools are running already).
+    ///
+    /// # Errors
+    /// [`StartError::AlreadyStarted`] on a running pool (every pool the builder returns, unless
+    /// built with `queue_before_start`); [`StartError::ShutDown`] on a stopped one.
     fn start(&self) -> Result<usize, StartError>;
 
     /// Queues `job` as `admission` allows (see [`Admission`]); a refused job comes back in the
     /// error. Returns the id the pool gave the job.
+    ///
+    /// # Errors
+    /// [`PutError::ShutDown`] with the job once the pool is stopping or stopped;
+    /// [`PutError::Full`] with the job when the queue is full and no room came by the deadline
+    /// under [`Policy::Reject`](crate::Policy::Reject) (`CallerRuns` runs it on this thread
+    /// instead, `DiscardOldest` evicts the oldest queued job to make room).
     fn put_with(&self, job: Job, admission: Admission) -> Result<JobId, PutError<Job>>;
 
     /// Queues `job`, waiting up to the configured put timeout for room.
+    ///
+    /// # Errors
+    /// [`PutError::ShutDown`] with the job once the pool is stopping or stopped;
+    /// [`PutError::Full`] with the job when the queue is full and no room came by the deadline
+    /// under [`Policy::Reject`](crate::Policy::Reject) (`CallerRuns` runs it on this thread
+    /// instead, `DiscardOldest` evicts the oldest queued job to make room).
     fn put(&self, job: Job) -> Result<JobId, PutError<Job>> {
         self.put_with(job, Admission::Wait)
     }
 
     /// Queues `job` without waiting.
+    ///
+    /// # Errors
+    /// As [`Pool::put_with`], with no wait for room.
     fn try_put(&self, job: Job) -> Result<JobId, PutError<Job>> {
         self.put_with(job, Admission::Try)
     }
 
     /// Queues `job`, waiting up to `timeout` for room.
+    ///
+    /// # Errors
+    /// As [`Pool::put_with`], with a deadline `timeout` from now.
     fn put_timeout(&self, job: Job, timeout: Duration) -> Result<JobId, PutError<Job>> {
         self.put_with(job, Admission::Timeout(timeout))
     }
@@ -63,6 +87,10 @@ pub trait Pool: Send + Sync {
     fn shrink(&self, n: usize) -> usize;
 
     /// Sets new bounds; on a running pool, grows to `min` and shrinks to `max`.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the values when the bounds break the rules of
+    /// [`validate_bounds`](crate::validate_bounds); nothing changes then.
     fn resize(&self, min: usize, max: Option<usize>) -> Result<(), ConfigError>;
 
     /// A snapshot of the pool.
@@ -85,6 +113,9 @@ pub trait Pool: Send + Sync {
 pub trait PoolExt: Pool {
     /// Runs `f` on the pool, fire-and-forget (cheroot `put`, twisted `callInThread`). A panic goes
     /// to the pool's panic handler.
+    ///
+    /// # Errors
+    /// As [`Pool::put_with`]; the closure itself comes back in the [`PutError`].
     fn execute<F>(&self, f: F) -> Result<JobId, PutError<F>>
     where
         F: FnOnce() + Send + 'static,
@@ -93,6 +124,9 @@ pub trait PoolExt: Pool {
     }
 
     /// [`PoolExt::execute`] without waiting for room.
+    ///
+    /// # Errors
+    /// As [`Pool::try_put`]; the closure itself comes back in the [`PutError`].
     fn try_execute<F>(&self, f: F) -> Result<JobId, PutError<F>>
     where
         F: FnOnce() + Send + 'static,
@@ -101,6 +135,9 @@ pub trait PoolExt: Pool {
     }
 
     /// [`PoolExt::execute`] with an explicit admission.
+    ///
+    /// # Errors
+    /// As [`Pool::put_with`]; the closure itself comes back in the [`PutError`].
     fn execute_with<F>(&self, f: F, admission: Admission) -> Result<JobId, PutError<F>>
     where
         F: FnOnce() + Send + 'static,
@@ -115,7 +152,10 @@ pub trait PoolExt: Pool {
     }
 
     /// Runs `f` on the pool and returns a handle to its result (join, try_join, join_timeout,
-    /// cancel).
+    /// cancel), which is also a [`Future`](std::future::Future).
+    ///
+    /// # Errors
+    /// As [`Pool::put_with`]; the closure itself comes back in the [`PutError`].
     fn submit<F, T>(&self, f: F) -> Result<JobHandle<T>, PutError<F>>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -125,6 +165,9 @@ pub trait PoolExt: Pool {
     }
 
     /// [`PoolExt::submit`] without waiting for room.
+    ///
+    /// # Errors
+    /// As [`Pool::try_put`]; the closure itself comes back in the [`PutError`].
     fn try_submit<F, T>(&self, f: F) -> Result<JobHandle<T>, PutError<F>>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -134,6 +177,9 @@ pub trait PoolExt: Pool {
     }
 
     /// [`PoolExt::submit`] with an explicit admission.
+    ///
+    /// # Errors
+    /// As [`Pool::put_with`]; the closure itself comes back in the [`PutError`].
     fn submit_with<F, T>(&self, f: F, admission: Admission) -> Result<JobHandle<T>, PutError<F>>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -152,6 +198,10 @@ pub trait PoolExt: Pool {
     /// Runs `f`, then `on_result(Ok(value) | Err(panic))` on the same worker thread right after,
     /// exactly once (twisted `callInThreadWithCallback`). A panicking callback is caught and
     /// counted in `hook_panics`.
+    ///
+    /// # Errors
+    /// As [`Pool::put_with`]; both closures come back in the [`PutError`] and `on_result` is
+    /// not called.
     fn submit_with_callback<F, T, C>(&self, f: F, on_result: C) -> Result<JobId, PutError<(F, C)>>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -162,6 +212,9 @@ pub trait PoolExt: Pool {
     }
 
     /// [`PoolExt::submit_with_callback`] with an explicit admission.
+    ///
+    /// # Errors
+    /// As [`PoolExt::submit_with_callback`].
     fn submit_with_callback_with<F, T, C>(
         &self,
         f: F,
