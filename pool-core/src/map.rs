@@ -7,7 +7,7 @@ use std::fmt;
 use std::num::NonZeroUsize;
 
 use crate::error::PutError;
-use crate::job::{Job, Outcome, Panic, RunReport, Runnable, catch};
+use crate::job::{Control, Job, Outcome, Panic, RunReport, Runnable, catch};
 use crate::pool::{Admission, Pool};
 use crate::sync::{Condvar, DynArc, Mutex, lock, wait};
 
@@ -70,15 +70,38 @@ impl<I, T> Channel<I, T> {
     }
 }
 
-/// One item's job: `f(input)`, its result sent to the channel; dropped unrun, the input is sent
-/// back instead.
-struct MapJob<I, F, T> {
-    /// `Some` until the job runs (or is taken back from a refusal).
-    input: Option<I>,
+/// One item: its input until someone takes it, and the control block of its job in the pool (so
+/// the map can take a job no worker started back out of the queue).
+struct MapTask<I, F, T> {
+    control: Control,
+    /// `Some` until taken: by a worker (which runs `f` on it and sends the result), by the map
+    /// (which runs it itself, or gets it back from a refusal), or by the drop of a job that
+    /// never ran (which sends it back as `NotRun`).
+    input: Mutex<Option<I>>,
     f: DynArc<F>,
     seq: u64,
     channel: DynArc<Channel<I, T>>,
 }
+
+impl<I, F, T> MapTask<I, F, T>
+where
+    F: Fn(I) -> T,
+{
+    fn take_input(&self) -> Option<I> {
+        lock(&self.input).take()
+    }
+
+    /// Runs `f` on the input; whether it panicked.
+    fn run(&self, input: I) -> (ItemResult<I, T>, bool) {
+        match catch(|| (self.f)(input)) {
+            Ok(v) => (Ok(v), false),
+            Err(p) => (Err(MapError::Panicked(p)), true),
+        }
+    }
+}
+
+/// The job put on the pool for one item.
+struct MapJob<I, F, T>(DynArc<MapTask<I, F, T>>);
 
 impl<I, F, T> Runnable for MapJob<I, F, T>
 where
@@ -90,27 +113,47 @@ where
         (*self).run_inline()
     }
 
-    fn run_inline(mut self) -> RunReport {
-        let input = self.input.take().expect("a map job runs once");
-        let f = DynArc::clone(&self.f);
-        let (result, outcome) = match catch(move || f(input)) {
-            Ok(v) => (Ok(v), Outcome::Completed),
-            Err(p) => (Err(MapError::Panicked(p)), Outcome::Panicked(None)),
-        };
-        self.channel.send(self.seq, result);
+    fn run_inline(self) -> RunReport {
+        // Empty when the map took the item back first (and could not cancel the job in time):
+        // then this job did nothing, and counts as completed.
+        let mut panicked = false;
+        if let Some(input) = self.0.take_input() {
+            let (result, p) = self.0.run(input);
+            panicked = p;
+            self.0.channel.send(self.0.seq, result);
+        }
         RunReport {
-            outcome,
+            outcome: if panicked {
+                Outcome::Panicked(None)
+            } else {
+                Outcome::Completed
+            },
             callback_panicked: false,
         }
     }
+
+    fn control(&self) -> Option<&Control> {
+        Some(&self.0.control)
+    }
+
+    const HAS_CONTROL: bool = true;
 }
 
 impl<I, F, T> Drop for MapJob<I, F, T> {
     fn drop(&mut self) {
-        if let Some(input) = self.input.take() {
-            self.channel.send(self.seq, Err(MapError::NotRun(input)));
+        // Dropped unrun (handed back by `stop_now` and dropped): the input goes back to the map.
+        if let Some(input) = lock(&self.0.input).take() {
+            self.0
+                .channel
+                .send(self.0.seq, Err(MapError::NotRun(input)));
         }
     }
+}
+
+/// An item of the window: its job, or its result once it is in.
+enum Entry<I, F, T> {
+    Pending(DynArc<MapTask<I, F, T>>),
+    Done(ItemResult<I, T>),
 }
 
 /// The iterator [`PoolExt::map`](crate::PoolExt::map) returns: `f(input)` for each input, in
@@ -125,18 +168,19 @@ impl<I, F, T> Drop for MapJob<I, F, T> {
 /// Dropping the iterator does not wait: jobs already submitted still run, and their results are
 /// dropped.
 ///
-/// Waiting for a result blocks the calling thread. Called from inside a job of the same pool,
-/// the map's jobs need another worker to run on: with one worker they would wait forever (use
-/// [`PoolExt::scope`](crate::PoolExt::scope) there, which runs its jobs on the waiting thread
-/// when no worker takes them).
+/// When the oldest item's job has not been started by any worker when `next` wants it, `next`
+/// takes it back out of the queue and runs it on the calling thread (the pool counts the job as
+/// cancelled), as a scope does: so a map inside a job of a one-worker pool completes, and a
+/// caller waiting for its map lends a hand instead of idling. Otherwise `next` waits for the
+/// worker running it.
 #[must_use = "a map does nothing until iterated"]
 pub struct Map<'p, P: ?Sized, It: Iterator, F, T> {
     pool: &'p P,
     inputs: std::iter::Fuse<It>,
     f: DynArc<F>,
     channel: DynArc<Channel<It::Item, T>>,
-    /// The items submitted and not yet yielded, oldest first; `Some` once its result is in.
-    window: VecDeque<Option<ItemResult<It::Item, T>>>,
+    /// The items submitted and not yet yielded, oldest first.
+    window: VecDeque<Entry<It::Item, F, T>>,
     /// The item number of `window[0]`.
     head: u64,
     buffer: usize,
@@ -183,22 +227,24 @@ where
                 return;
             };
             let seq = self.head + self.window.len() as u64;
-            let job = MapJob {
-                input: Some(input),
+            let task = DynArc::new(MapTask {
+                control: Control::new(),
+                input: Mutex::new(Some(input)),
                 f: DynArc::clone(&self.f),
                 seq,
                 channel: DynArc::clone(&self.channel),
-            };
-            let slot = match self.pool.put_with(Job::from_runnable(job), Admission::Wait) {
-                Ok(_) => None,
-                Err(refused) => Some(Err(MapError::Refused(refused.map(|job| {
-                    match job.downcast_raw::<MapJob<It::Item, F, T>>() {
-                        Ok(mut job) => job.input.take().expect("a refused job has not run"),
-                        Err(_) => unreachable!("a refused job is the one we built"),
-                    }
+            });
+            let job = Job::from_runnable(MapJob(DynArc::clone(&task)));
+            let entry = match self.pool.put_with(job, Admission::Wait) {
+                Ok(_) => Entry::Pending(task),
+                Err(refused) => Entry::Done(Err(MapError::Refused(refused.map(|job| {
+                    // The input first, so the job's drop finds nothing to send back.
+                    let input = task.take_input().expect("a refused job has not run");
+                    drop(job);
+                    input
                 })))),
             };
-            self.window.push_back(slot);
+            self.window.push_back(entry);
         }
     }
 
@@ -206,7 +252,7 @@ where
     fn collect(&mut self, arrived: Vec<(u64, ItemResult<It::Item, T>)>) {
         for (seq, r) in arrived {
             let at = usize::try_from(seq - self.head).expect("an item in the window");
-            self.window[at] = Some(r);
+            self.window[at] = Entry::Done(r);
         }
     }
 }
@@ -226,7 +272,15 @@ where
         if self.window.is_empty() {
             return None;
         }
-        while self.window[0].is_none() {
+        if let Entry::Pending(task) = &self.window[0]
+            && let Some(input) = task.take_input()
+        {
+            // No worker has started it: take it back and run it here.
+            task.control.cancel(|| ());
+            let (result, _) = task.run(input);
+            self.window[0] = Entry::Done(result);
+        }
+        while matches!(self.window[0], Entry::Pending(_)) {
             let arrived = {
                 let mut g = lock(&self.channel.done);
                 while g.is_empty() {
@@ -237,7 +291,10 @@ where
             self.collect(arrived);
         }
         self.head += 1;
-        self.window.pop_front().flatten()
+        match self.window.pop_front() {
+            Some(Entry::Done(r)) => Some(r),
+            _ => unreachable!("the oldest item's result is in"),
+        }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

@@ -159,26 +159,52 @@ fn map_hands_back_the_inputs_of_jobs_stop_now_took_and_dropped() {
             g.wait_for(99);
         })
         .unwrap();
-    std::thread::scope(|t| {
-        t.spawn(|| {
-            // Once the three items are queued behind the blocker, take them back and drop them.
-            gate.wait_for(0);
-            let deadline = Instant::now() + LONG;
-            while pool.stats().queued < 3 {
-                assert!(Instant::now() < deadline, "the items were never queued");
-                std::thread::yield_now();
-            }
-            let report = pool.stop_now();
-            assert_eq!(report.returned.len(), 3);
-            drop(report);
-            gate.add(99);
-        });
-        let out: Vec<_> = pool
-            .map(vec![1u8, 2, 3], |x| x * 2)
-            .buffer(NonZeroUsize::new(3).unwrap())
-            .map(|r| r.unwrap_err().into_input())
-            .collect();
-        assert_eq!(out, [Some(1), Some(2), Some(3)]);
-    });
+    gate.wait_for(0);
+    let mut map = pool
+        .map(vec![1u8, 2, 3], |x| x * 2)
+        .buffer(NonZeroUsize::new(3).unwrap());
+    // The one worker is busy: the first item is taken back and run here; the others stay queued.
+    assert_eq!(map.next().unwrap().unwrap(), 2);
+    let report = pool.stop_now();
+    assert_eq!(report.returned.len(), 2, "the two queued items come back");
+    drop(report);
+    let rest: Vec<_> = map.map(|r| r.unwrap_err().into_input()).collect();
+    assert_eq!(
+        rest,
+        [Some(2), Some(3)],
+        "their inputs are handed back, in order"
+    );
+    gate.add(99);
     blocker.join().unwrap();
+}
+
+#[test]
+fn map_inside_a_job_of_a_one_worker_pool_completes() {
+    for pool in [
+        Arc::new(running(1)) as Arc<dyn Pool>,
+        Arc::new(
+            Builder::new()
+                .fixed(1)
+                .classic()
+                .expect("valid configuration"),
+        ),
+    ] {
+        let inner = Arc::clone(&pool);
+        let handle = pool
+            .submit(move || {
+                inner
+                    .map(1..=4u32, |x| x * 3)
+                    .map(Result::unwrap)
+                    .collect::<Vec<_>>()
+            })
+            .unwrap();
+        let out = handle
+            .join_timeout(LONG)
+            .expect("the nested map completed (its items ran on the waiting worker)")
+            .unwrap();
+        assert_eq!(out, [3, 6, 9, 12]);
+        let report = pool.stop(LONG);
+        assert!(report.is_clean());
+        assert_eq!(report.cancelled, 4, "every item was taken back by the map");
+    }
 }
