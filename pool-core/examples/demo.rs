@@ -1,5 +1,4 @@
-//! The workspace's main job until `pool-http` lands: a tour of a pool's ways to take work and
-//! give results back, printed as a short report.
+//! A tour of a pool's ways to take work and give results back, printed as a short report.
 //!
 //! `cargo run --release -p pool-core --example demo -- [--backend fast|classic]`
 
