@@ -10,6 +10,17 @@ use std::time::{Duration, Instant};
 use pool_core::ResultQueue;
 use pool_core::prelude::*;
 
+/// `writeln!` into the report (writing to a `String` cannot fail).
+macro_rules! say {
+    ($out:expr) => {{
+        $out.push('\n');
+    }};
+    ($out:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
+
 const USAGE: &str = "usage: demo [--backend fast|classic]";
 
 /// The message of the demo's one deliberate panic; the panic hook keeps it off stderr.
@@ -60,6 +71,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<String, String> 
 }
 
 fn run(backend: &str) -> Result<(), Box<dyn std::error::Error>> {
+    // The report is written at the end in one go: a reader piping it into `head` closes stdout
+    // early, which must not turn into a panic message.
+    let mut out = String::new();
     let builder = Builder::new()
         .min(2)
         .max(8)
@@ -70,13 +84,14 @@ fn run(backend: &str) -> Result<(), Box<dyn std::error::Error>> {
         _ => Box::new(builder.fast()?),
     };
     // The builder returns a running pool with its `min` workers.
-    println!(
+    say!(
+        out,
         "pool-core demo: the {} backend, {} of 2 to 8 workers running, a queue of at most 1024 \
          jobs",
         pool.backend(),
         pool.stats().workers
     );
-    println!();
+    say!(out,);
     let t0 = Instant::now();
 
     // Fire and forget (cheroot `put`, twisted `callInThread`).
@@ -157,23 +172,33 @@ fn run(backend: &str) -> Result<(), Box<dyn std::error::Error>> {
     let expected = (N - 1) * N / 2;
     let ok = |b: bool| if b { "as expected" } else { "WRONG" };
     let total = sum.load(Ordering::Relaxed);
-    println!(
+    say!(
+        out,
         "  fire and forget  {N} jobs added up 0..{N} = {total} ({})",
         ok(total == expected)
     );
-    println!("  submit + join    6 * 7 = {answer}");
+    say!(out, "  submit + join    6 * 7 = {answer}");
     match rx.recv_timeout(Duration::from_secs(10)) {
-        Ok(Some(name)) => println!("  callback         ran on worker thread {name:?}"),
-        _ => println!("  callback         did not report back"),
+        Ok(Some(name)) => say!(out, "  callback         ran on worker thread {name:?}"),
+        _ => say!(out, "  callback         did not report back"),
     }
-    println!("  batch            squares of 0..8: {}", squares.join(", "));
-    println!("  result queue     5 requests collected here, total {collected}");
-    println!(
+    say!(
+        out,
+        "  batch            squares of 0..8: {}",
+        squares.join(", ")
+    );
+    say!(
+        out,
+        "  result queue     5 requests collected here, total {collected}"
+    );
+    say!(
+        out,
         "  scope            word lengths, computed in place: {} ({taken_back} of the 6 jobs run by \
          the waiting thread itself; the pool counts those as cancelled)",
         lengths.map(|l| l.to_string()).join(", ")
     );
-    println!(
+    say!(
+        out,
         "  map              cubes of 1..=5 in input order: {}",
         cubes
             .iter()
@@ -182,11 +207,18 @@ fn run(backend: &str) -> Result<(), Box<dyn std::error::Error>> {
             .join(", ")
     );
     match panicked {
-        Err(e) => println!("  panic            caught and handed to the job's handle: {e}"),
-        Ok(v) => println!("  panic            the job returned {v} instead of panicking (WRONG)"),
+        Err(e) => say!(
+            out,
+            "  panic            caught and handed to the job's handle: {e}"
+        ),
+        Ok(v) => say!(
+            out,
+            "  panic            the job returned {v} instead of panicking (WRONG)"
+        ),
     }
-    println!();
-    println!(
+    say!(out,);
+    say!(
+        out,
         "stopped {} after {elapsed:.1?}: {} jobs completed, {} panicked",
         if report.is_clean() {
             "cleanly"
@@ -196,10 +228,12 @@ fn run(backend: &str) -> Result<(), Box<dyn std::error::Error>> {
         report.completed,
         report.panicked
     );
-    println!();
-    println!("final stats:");
+    say!(out,);
+    say!(out, "final stats:");
     for line in pool.stats().to_string().lines() {
-        println!("  {line}");
+        say!(out, "  {line}");
     }
+    use std::io::Write as _;
+    let _ = std::io::stdout().lock().write_all(out.as_bytes());
     Ok(())
 }
