@@ -110,6 +110,21 @@ impl Report {
         let _ = std::io::stderr().lock().write_all(text.as_bytes());
     }
 
+    /// [`Report::print`] for a peer (a pool that does not claim our semantics): its failed rows
+    /// are where it differs from them, which is expected, so they are labelled `differs`, not
+    /// `FAIL`, and the summary says so. A passing test run then prints no `FAIL` line.
+    pub fn print_as_peer(&self) {
+        use std::io::Write as _;
+        let text = format!(
+            "\n{}\n",
+            Shown {
+                report: self,
+                peer: true
+            }
+        );
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    }
+
     /// A Markdown table with one row per check and one column per report (backends side by
     /// side), as in `docs/conformance.md`.
     pub fn markdown_table(reports: &[Report]) -> String {
@@ -155,18 +170,43 @@ fn one_line(m: &str, max: usize) -> String {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let total = self.rows.len();
-        let failed = self.failures().count();
-        let unsupported = self
+        Shown {
+            report: self,
+            peer: false,
+        }
+        .fmt(f)
+    }
+}
+
+/// A report as text; for a peer, failed rows are expected differences ([`Report::print_as_peer`]).
+struct Shown<'a> {
+    report: &'a Report,
+    peer: bool,
+}
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let this = self.report;
+        let total = this.rows.len();
+        let failed = this.failures().count();
+        let unsupported = this
             .rows
             .iter()
             .filter(|r| matches!(r.status, Status::Unsupported(_)))
             .count();
-        let w = self.work();
+        let w = this.work();
+        let (failed_word, fail_mark) = if self.peer {
+            (
+                "differ (expected: a peer, not held to our semantics)",
+                "differs",
+            )
+        } else {
+            ("failed", "FAIL")
+        };
         writeln!(
             f,
-            "== conformance: {} — {} of {total} checks passed, {failed} failed, {unsupported} unsupported",
-            self.backend,
+            "== conformance: {} — {} of {total} checks passed, {failed} {failed_word}, {unsupported} unsupported",
+            this.backend,
             total - failed - unsupported,
         )?;
         writeln!(
@@ -178,11 +218,11 @@ impl fmt::Display for Report {
             w.scenarios,
             crate::LOOM_MODELS.len(),
         )?;
-        for r in &self.rows {
+        for r in &this.rows {
             let (mark, msg) = match &r.status {
-                Status::Pass => ("ok  ", String::new()),
-                Status::Fail(m) => ("FAIL", m.clone()),
-                Status::Unsupported(m) => ("n/a ", m.clone()),
+                Status::Pass => ("ok", String::new()),
+                Status::Fail(m) => (fail_mark, m.clone()),
+                Status::Unsupported(m) => ("n/a", m.clone()),
             };
             let work = match r.work {
                 Work { cases: c, ops, .. } if c > 0 => format!("{c} cases, {ops} ops"),
@@ -190,9 +230,9 @@ impl fmt::Display for Report {
                 Work { scenarios: s, .. } if s > 0 => format!("{s} runs"),
                 _ => String::new(),
             };
-            writeln!(f, "   {mark} {:<44} {work}", r.check)?;
+            writeln!(f, "   {mark:<7} {:<44} {work}", r.check)?;
             for line in msg.lines() {
-                writeln!(f, "          {line}")?;
+                writeln!(f, "             {line}")?;
             }
         }
         Ok(())

@@ -321,7 +321,7 @@ fn peers_through_the_same_kit() {
         .map(|b| conformance::check(b, &opts))
         .collect();
     for r in &peers {
-        r.print();
+        r.print_as_peer();
         // What every pool does, peers included: each job runs exactly once, panics stay in
         // their job, results reach their handle.
         for check in ["jobs.run_exactly_once", "handle.value_and_panic"] {

@@ -549,7 +549,9 @@ impl ClockListener for Waker {
     }
 }
 
-/// The classic pool: one mutex, condvars, typed sentinels. See the module docs.
+/// The classic pool: one `Mutex` over all its state, `Condvar`s, typed stop sentinels; the
+/// plainly correct reference backend. What it does: [`crate::semantics`]; how it is built:
+/// `docs/architecture.md`.
 ///
 /// ```
 /// use pool_core::{Builder, Pool, PoolExt};

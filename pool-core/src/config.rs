@@ -219,6 +219,7 @@ impl fmt::Debug for Config {
 /// Defaults: `min = 0`, `max` = the machine's parallelism, unbounded queue, keep-alive 60 s, put
 /// timeout 10 s, policy [`Policy::Reject`], thread names `pool-worker-N`, the system clock.
 #[derive(Clone, Debug)]
+#[must_use = "a builder does nothing until `classic()`, `fast()` or `config()` is called"]
 pub struct Builder {
     cfg: Config,
 }
@@ -362,6 +363,7 @@ impl Builder {
     /// # Panics
     /// On any other name.
     #[cfg(feature = "mutants")]
+    #[doc(hidden)]
     pub fn mutation(mut self, name: &str) -> Self {
         self.cfg.mutation = Some(match name {
             "late-sentinel" => Mutation::LateSentinel,
@@ -374,6 +376,10 @@ impl Builder {
     }
 
     /// Validates and returns the configuration.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] whose message names the values, for the first rule broken
+    /// (`docs/semantics.md` §2): `max = 0`, `max < min`, `capacity = 0`.
     pub fn config(self) -> Result<Config, ConfigError> {
         validate_bounds(self.cfg.min, self.cfg.max)?;
         if self.cfg.capacity == Some(0) {

@@ -3,6 +3,24 @@
 use std::fmt;
 
 /// A job was refused; the job is handed back inside.
+///
+/// [`PutError::into_inner`] gives the job back; [`PutError::kind`] says why without it. The
+/// kind is a payload-free, `Copy`, `Send + Sync` error of its own, so `?` can carry a refusal
+/// into `anyhow` or `Box<dyn Error + Send + Sync>` even when the closure is not `Sync`:
+///
+/// ```
+/// use pool_core::{Builder, Pool, PoolExt, PutError, PutErrorKind};
+/// use std::time::Duration;
+///
+/// let pool = Builder::new().fixed(1).fast()?;
+/// pool.stop(Duration::from_secs(5));
+/// let refused = pool.execute(|| println!("never runs")).unwrap_err();
+/// assert_eq!(refused.kind(), PutErrorKind::ShutDown);
+/// let job = refused.into_inner(); // the closure itself, to run elsewhere or drop
+/// job();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
 pub enum PutError<J> {
     /// The queue is full and no room came before the deadline (policy `Reject`).
     Full(J),
@@ -10,11 +28,39 @@ pub enum PutError<J> {
     ShutDown(J),
 }
 
+/// Why a job was refused, without the job: [`PutError::kind`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PutErrorKind {
+    /// The queue was full ([`PutError::Full`]).
+    Full,
+    /// The pool was stopping or stopped ([`PutError::ShutDown`]).
+    ShutDown,
+}
+
+impl fmt::Display for PutErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PutErrorKind::Full => "the pool's queue is full",
+            PutErrorKind::ShutDown => "the pool is shut down",
+        })
+    }
+}
+
+impl std::error::Error for PutErrorKind {}
+
 impl<J> PutError<J> {
     /// The refused job.
     pub fn into_inner(self) -> J {
         match self {
             PutError::Full(j) | PutError::ShutDown(j) => j,
+        }
+    }
+
+    /// Why the job was refused, without the job.
+    pub fn kind(&self) -> PutErrorKind {
+        match self {
+            PutError::Full(_) => PutErrorKind::Full,
+            PutError::ShutDown(_) => PutErrorKind::ShutDown,
         }
     }
 
@@ -48,17 +94,14 @@ impl<J> fmt::Debug for PutError<J> {
 
 impl<J> fmt::Display for PutError<J> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PutError::Full(_) => f.write_str("the pool's queue is full; the job is handed back"),
-            PutError::ShutDown(_) => f.write_str("the pool is shut down; the job is handed back"),
-        }
+        write!(f, "{}; the job is handed back", self.kind())
     }
 }
 
 impl<J> std::error::Error for PutError<J> {}
 
 /// Why `start` failed.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum StartError {
     /// `start` was already called.
     AlreadyStarted,
@@ -132,6 +175,10 @@ impl fmt::Debug for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// Checks pool bounds: `max >= 1` (or unbounded) and `min <= max`.
+///
+/// # Errors
+/// [`ConfigErrorKind::ZeroMax`] for `max = Some(0)`, [`ConfigErrorKind::MaxBelowMin`] for
+/// `max < min`; the message names the values (`max=1 must be >= min=2`).
 pub fn validate_bounds(min: usize, max: Option<usize>) -> Result<(), ConfigError> {
     match max {
         Some(0) => Err(ConfigError::new(ConfigErrorKind::ZeroMax)),

@@ -179,6 +179,9 @@ impl EventLog {
 
     /// Blocks until an event matching `pred` has been recorded (at any time, before or during the
     /// call), or `timeout` of real time passes.
+    ///
+    /// # Errors
+    /// [`WaitTimedOut`] (with the number of events seen) when `timeout` passes first.
     pub fn wait_for(
         &self,
         timeout: Duration,
@@ -188,6 +191,9 @@ impl EventLog {
     }
 
     /// Blocks until at least `n` recorded events match `pred`, or `timeout` passes.
+    ///
+    /// # Errors
+    /// [`WaitTimedOut`] when `timeout` passes first.
     pub fn wait_count(
         &self,
         timeout: Duration,
@@ -200,6 +206,9 @@ impl EventLog {
     }
 
     /// Blocks until `cond` holds over the recorded events, or `timeout` passes.
+    ///
+    /// # Errors
+    /// [`WaitTimedOut`] when `timeout` passes first.
     pub fn wait_until(
         &self,
         timeout: Duration,

@@ -2,6 +2,9 @@
 //! `submit_with_callback`.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::job::{Control, Job, Outcome, Panic, Retired, RunReport, Runnable, catch};
@@ -10,6 +13,21 @@ use crate::sync::cell::UnsafeCell;
 use crate::sync::{Condvar, DynArc, Mutex, lock, spin_until, wait, wait_timeout};
 
 /// Why a [`JobHandle`] has no value.
+///
+/// `Send + Sync + 'static` and an [`std::error::Error`], so `handle.join()?` goes into
+/// `anyhow::Error` or `Box<dyn Error + Send + Sync>`; the panic payload stays reachable through
+/// [`JoinError::into_panic`] / [`JoinError::try_into_panic`] (as tokio's `JoinError`).
+///
+/// ```
+/// use pool_core::{Builder, PoolExt};
+///
+/// fn answer() -> Result<u32, Box<dyn std::error::Error + Send + Sync>> {
+///     let pool = Builder::new().fixed(1).fast()?;
+///     let handle = pool.submit(|| 6 * 7).map_err(|e| e.kind())?; // the closure is not `Sync`
+///     Ok(handle.join()?)
+/// }
+/// assert_eq!(answer().unwrap(), 42);
+/// ```
 #[derive(Debug)]
 pub enum JoinError {
     /// The job panicked; here is the payload.
@@ -19,6 +37,41 @@ pub enum JoinError {
     /// The job was dropped without running (handed back by `stop_now` or a refusal, and then
     /// dropped by its holder).
     Dropped,
+}
+
+impl JoinError {
+    /// Whether the job panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self, JoinError::Panicked(_))
+    }
+
+    /// Whether the job was cancelled before it started.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, JoinError::Cancelled)
+    }
+
+    /// The panic, if the job panicked; else the error back.
+    ///
+    /// # Errors
+    /// `Err(self)` when the job did not panic ([`JoinError::Cancelled`], [`JoinError::Dropped`]).
+    pub fn try_into_panic(self) -> Result<Panic, JoinError> {
+        match self {
+            JoinError::Panicked(p) => Ok(p),
+            other => Err(other),
+        }
+    }
+
+    /// The panic of a job that panicked (see [`JoinError::is_panic`]).
+    ///
+    /// # Panics
+    /// When the job did not panic; use [`JoinError::try_into_panic`] to find out without one.
+    #[track_caller]
+    pub fn into_panic(self) -> Panic {
+        match self.try_into_panic() {
+            Ok(p) => p,
+            Err(e) => panic!("`JoinError::into_panic` on an error that is not a panic: {e}"),
+        }
+    }
 }
 
 impl fmt::Display for JoinError {
@@ -34,8 +87,9 @@ impl fmt::Display for JoinError {
 impl std::error::Error for JoinError {}
 
 // Result-slot state bits. A slot goes EMPTY -> WRITING -> WRITING|READY, with WAITING added by a
-// joiner that is about to block.
-/// A joiner holds (or is about to wait on) `Slot::lock`; the writer must notify `Slot::done`.
+// joiner that is about to block or a future that stored its waker.
+/// A joiner holds (or is about to wait on) `Slot::lock`, or a waker is stored in it; the writer
+/// must notify `Slot::done` and wake the waker.
 const WAITING: u8 = 1;
 /// A writer won the right to store the result (the first one wins; later ones drop theirs).
 const WRITING: u8 = 2;
@@ -56,8 +110,10 @@ pub(crate) struct Slot<T> {
     /// READY (and the handle is consumed by taking it).
     result: UnsafeCell<Option<Result<T, JoinError>>>,
     /// Held by a blocking joiner from setting WAITING until it waits, so a notify cannot fall
-    /// between its check and its wait.
-    lock: Mutex<()>,
+    /// between its check and its wait. Holds the waker of the last poll of the handle as a
+    /// future: stored, then WAITING set, under the lock; the writer, seeing WAITING, takes it
+    /// under the same lock (so after the poll stored it) and wakes it.
+    lock: Mutex<Option<Waker>>,
     /// Blocking joiners wait here.
     done: Condvar,
 }
@@ -73,7 +129,7 @@ impl<T> Slot<T> {
             control: Control::new(),
             state: AtomicU8::new(0),
             result: UnsafeCell::new(None),
-            lock: Mutex::new(()),
+            lock: Mutex::new(None),
             done: Condvar::new(),
         }
     }
@@ -87,9 +143,30 @@ impl<T> Slot<T> {
         // READY, which we have not set yet.
         self.result.with_mut(|p| unsafe { *p = Some(r) });
         if self.state.fetch_or(READY, Ordering::AcqRel) & WAITING != 0 {
-            let _g = lock(&self.lock);
-            self.done.notify_all();
+            let waker = {
+                let mut g = lock(&self.lock);
+                self.done.notify_all();
+                g.take()
+            };
+            // Woken outside the lock: a waker may run arbitrary code (even poll us again).
+            if let Some(w) = waker {
+                w.wake();
+            }
         }
+    }
+
+    /// Stores `waker` to be woken when the result is stored; true if it is stored already (then
+    /// nobody will wake the waker). Race-free against [`Slot::complete`]: the waker is in place
+    /// before WAITING is set (under the lock), and the RMW setting WAITING is ordered against
+    /// the writer's RMW setting READY, so either we see READY or the writer sees WAITING and
+    /// takes the waker under the lock, after we released it.
+    fn register(&self, waker: &Waker) -> bool {
+        let mut g = lock(&self.lock);
+        match &mut *g {
+            Some(old) if old.will_wake(waker) => {}
+            other => *other = Some(waker.clone()),
+        }
+        self.state.fetch_or(WAITING, Ordering::AcqRel) & READY != 0
     }
 
     fn is_ready(&self) -> bool {
@@ -122,12 +199,13 @@ impl<T> Slot<T> {
         }
     }
 
-    /// Takes the stored result. Only the handle calls it, once, after it saw READY.
-    fn take(&self) -> Result<T, JoinError> {
+    /// Takes the stored result: `None` if it was taken already (a future polled after it
+    /// completed). Only the handle calls it, after it saw READY.
+    fn take(&self) -> Option<Result<T, JoinError>> {
         // SAFETY: READY was observed (Acquire), so the write is complete and visible, and no
-        // other thread reads or writes the result any more (see the field's doc).
-        let r = self.result.with_mut(|p| unsafe { (*p).take() });
-        r.expect("READY means the result is stored and not yet taken")
+        // other thread reads or writes the result any more (see the field's doc): only the
+        // handle, which `&mut` / by-value access makes unique, takes it.
+        self.result.with_mut(|p| unsafe { (*p).take() })
     }
 }
 
@@ -316,7 +394,9 @@ impl<T: Send + 'static> JobHandle<T> {
     pub(crate) fn from_task(task: DynArc<dyn TaskShared<T>>, id: crate::JobId) -> JobHandle<T> {
         JobHandle { task, id }
     }
+}
 
+impl<T> JobHandle<T> {
     /// The id the pool gave the job.
     pub fn id(&self) -> crate::JobId {
         self.id
@@ -327,31 +407,61 @@ impl<T: Send + 'static> JobHandle<T> {
         self.slot().is_ready()
     }
 
-    /// Waits for the job and returns its value.
+    /// Waits for the job and returns its value. (In async code, `.await` the handle instead: it
+    /// is a [`Future`] with the same output.)
+    ///
+    /// # Errors
+    /// [`JoinError::Panicked`] with the payload if the job panicked, [`JoinError::Cancelled`] if
+    /// it was cancelled before it started, [`JoinError::Dropped`] if it was dropped unrun (handed
+    /// back by `stop_now` and dropped by its holder).
     pub fn join(self) -> Result<T, JoinError> {
         self.slot().wait_ready(None);
-        self.slot().take()
+        self.taken()
     }
 
     /// The result if the job is over, else the handle back.
+    ///
+    /// # Errors
+    /// `Err(handle)` while the job is not over; the inner result's errors are
+    /// [`JobHandle::join`]'s.
     pub fn try_join(self) -> Result<Result<T, JoinError>, JobHandle<T>> {
         if self.slot().is_ready() {
-            Ok(self.slot().take())
+            Ok(self.taken())
         } else {
             Err(self)
         }
     }
 
     /// Waits at most `timeout` (real time) for the job; on timeout, the handle back.
+    ///
+    /// ```
+    /// use pool_core::{Builder, Pool, PoolExt};
+    /// use std::time::Duration;
+    ///
+    /// let pool = Builder::new().fixed(1).fast()?;
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// let slow = pool.submit(move || rx.recv().is_ok())?; // waits for our word
+    /// let slow = slow.join_timeout(Duration::from_millis(10)).unwrap_err(); // not yet: handle back
+    /// let queued = pool.submit(|| "never")?;
+    /// assert!(queued.cancel(), "still queued behind the slow job, so cancelled");
+    /// tx.send(()).unwrap();
+    /// assert_eq!(slow.join_timeout(Duration::from_secs(60)).unwrap()?, true);
+    /// assert!(queued.join().unwrap_err().is_cancelled());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `Err(handle)` when the job is not over by the deadline; the inner result's errors are
+    /// [`JobHandle::join`]'s.
     pub fn join_timeout(self, timeout: Duration) -> Result<Result<T, JoinError>, JobHandle<T>> {
         let deadline = Instant::now().checked_add(timeout);
         if deadline.is_none() {
             // Too far to represent: no deadline.
             self.slot().wait_ready(None);
-            return Ok(self.slot().take());
+            return Ok(self.taken());
         }
         if self.slot().wait_ready(deadline) {
-            Ok(self.slot().take())
+            Ok(self.taken())
         } else {
             Err(self)
         }
@@ -369,6 +479,135 @@ impl<T: Send + 'static> JobHandle<T> {
 impl<T> JobHandle<T> {
     fn slot(&self) -> &Slot<T> {
         self.task.slot()
+    }
+
+    /// The result, after READY was seen; the consuming methods call it once.
+    fn taken(&self) -> Result<T, JoinError> {
+        self.slot()
+            .take()
+            .expect("READY means the result is stored and not yet taken")
+    }
+
+    /// A wrapper that cancels the job when it is dropped before the job started (tokio's
+    /// `AbortHandle` idea, opt-in: a plain `JobHandle` detaches on drop and the job still runs).
+    ///
+    /// Useful when the handle is awaited and the awaiting future may be dropped (a `select!`
+    /// that lost, a timeout): the job is then not run for nobody.
+    ///
+    /// ```
+    /// use pool_core::{Builder, Pool, PoolExt};
+    /// use std::sync::{Arc, Barrier};
+    ///
+    /// let pool = Builder::new().fixed(1).fast()?;
+    /// let gate = Arc::new(Barrier::new(2));
+    /// let g = Arc::clone(&gate);
+    /// let busy = pool.submit(move || { g.wait(); })?; // holds the one worker
+    /// let queued = pool.submit(|| unreachable!("cancelled before it started"))?.cancel_on_drop();
+    /// drop(queued);
+    /// gate.wait();
+    /// busy.join()?;
+    /// pool.stop(std::time::Duration::from_secs(5));
+    /// assert_eq!(pool.stats().cancelled, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn cancel_on_drop(self) -> CancelOnDrop<T> {
+        CancelOnDrop(Some(self))
+    }
+}
+
+/// `.await` a handle: the job's result, as [`JobHandle::join`] gives it, without blocking the
+/// executor's thread (tokio's `spawn_blocking`). Works with any executor; the waker of the last
+/// poll is woken once the result is stored. Dropping the future detaches the job (it still runs);
+/// see [`JobHandle::cancel_on_drop`] to cancel it instead.
+///
+/// ```
+/// use pool_core::{Builder, Pool, PoolExt};
+///
+/// let pool = Builder::new().fixed(2).fast()?;
+/// let answer = futures_lite::future::block_on(async {
+///     let a = pool.submit(|| 6).unwrap();
+///     let b = pool.submit(|| 7).unwrap();
+///     a.await.unwrap() * b.await.unwrap()
+/// });
+/// assert_eq!(answer, 42);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Panics
+/// When polled again after it returned `Ready` (as most futures do).
+impl<T> Future for JobHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let slot = self.slot();
+        if slot.is_ready() || slot.register(cx.waker()) {
+            Poll::Ready(
+                slot.take()
+                    .expect("a JobHandle polled again after it completed"),
+            )
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+/// A [`JobHandle`] that cancels its job when dropped before the job started
+/// ([`JobHandle::cancel_on_drop`]). It joins and awaits as the handle does.
+#[derive(Debug)]
+pub struct CancelOnDrop<T>(Option<JobHandle<T>>);
+
+impl<T> CancelOnDrop<T> {
+    fn handle(&self) -> &JobHandle<T> {
+        self.0
+            .as_ref()
+            .expect("only `into_handle` takes the handle, consuming the wrapper")
+    }
+
+    /// The plain handle back: dropping it no longer cancels.
+    pub fn into_handle(mut self) -> JobHandle<T> {
+        self.0
+            .take()
+            .expect("only `into_handle` takes the handle, consuming the wrapper")
+    }
+
+    /// Cancels the job now if it has not started ([`JobHandle::cancel`]).
+    pub fn cancel(&self) -> bool {
+        self.handle().cancel()
+    }
+
+    /// Whether the job is over.
+    pub fn is_finished(&self) -> bool {
+        self.handle().is_finished()
+    }
+}
+
+impl<T> CancelOnDrop<T> {
+    /// Waits for the job and returns its value ([`JobHandle::join`]).
+    ///
+    /// # Errors
+    /// As [`JobHandle::join`].
+    pub fn join(self) -> Result<T, JoinError> {
+        self.into_handle().join()
+    }
+}
+
+impl<T> Future for CancelOnDrop<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let handle = self
+            .0
+            .as_mut()
+            .expect("only `into_handle` takes the handle, consuming the wrapper");
+        Pin::new(handle).poll(cx)
+    }
+}
+
+impl<T> Drop for CancelOnDrop<T> {
+    fn drop(&mut self) {
+        if let Some(h) = &self.0 {
+            h.cancel();
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 //! [`JobHandle`]: crate::JobHandle
 
 use std::any::{Any, TypeId};
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 use std::mem::{ManuallyDrop, MaybeUninit};
@@ -29,27 +30,98 @@ impl fmt::Display for JobId {
 }
 
 /// The payload of a panic caught from a job, callback or hook.
-pub struct Panic(Box<dyn Any + Send + 'static>);
+///
+/// `Panic` is `Send + Sync + 'static`, so errors that carry one ([`JoinError`]) go through `?`
+/// into `anyhow::Error` or `Box<dyn Error + Send + Sync>`. The payload itself is only `Send` (it is
+/// whatever `panic!` was given): it is reachable by value ([`Panic::into_payload`], for
+/// [`std::panic::resume_unwind`]) or by `&mut` ([`Panic::payload_mut`]), never through a shared
+/// reference, which is what makes sharing a `&Panic` sound. The message of a string payload is
+/// copied out when the panic is caught, so [`Panic::message`] needs no access to the payload.
+///
+/// ```
+/// use pool_core::{Builder, JoinError, PoolExt};
+///
+/// let pool = Builder::new().fixed(1).fast()?;
+/// let err = pool.submit(|| -> u32 { panic!("bad input 7") })?.join().unwrap_err();
+/// assert!(err.is_panic());
+/// let panic = err.into_panic();
+/// assert_eq!(panic.message(), Some("bad input 7"));
+/// // Re-raise it on this thread, as if the job had run here:
+/// let caught = std::panic::catch_unwind(move || panic.resume());
+/// assert!(caught.is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// [`JoinError`]: crate::JoinError
+pub struct Panic {
+    /// The message of a `&'static str` or `String` payload, copied when the panic was caught.
+    message: Option<Cow<'static, str>>,
+    /// The payload, out of reach of `&Panic`.
+    payload: Exclusive<Box<dyn Any + Send + 'static>>,
+}
+
+/// A value that is `Send` but perhaps not `Sync`, offering no access through `&self`: only by
+/// value or through `&mut self`. Sharing an `&Exclusive<T>` between threads therefore shares
+/// nothing of the `T`, so it is `Sync` whatever `T` is (the `sync_wrapper` crate's argument;
+/// tokio's `JoinError` does the same for its panic payload).
+struct Exclusive<T>(T);
+
+// SAFETY: an `&Exclusive<T>` gives no access to the `T` at all (there is no method taking
+// `&self`), so two threads holding one cannot both reach the value; moving it (or a `&mut` to it)
+// to another thread needs `T: Send`, which the bound requires.
+unsafe impl<T: Send> Sync for Exclusive<T> {}
+
+impl<T> Exclusive<T> {
+    fn get_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+
+    fn into_inner(self) -> T {
+        self.0
+    }
+}
 
 impl Panic {
     pub(crate) fn new(payload: Box<dyn Any + Send + 'static>) -> Panic {
-        Panic(payload)
+        let message = if let Some(s) = payload.downcast_ref::<&'static str>() {
+            Some(Cow::Borrowed(*s))
+        } else {
+            payload
+                .downcast_ref::<String>()
+                .map(|s| Cow::Owned(s.clone()))
+        };
+        Panic {
+            message,
+            payload: Exclusive(payload),
+        }
     }
 
     /// The panic message when the payload is a string (as `panic!("...")` makes it).
     pub fn message(&self) -> Option<&str> {
-        if let Some(s) = self.0.downcast_ref::<&'static str>() {
-            Some(s)
-        } else {
-            self.0.downcast_ref::<String>().map(String::as_str)
-        }
+        self.message.as_deref()
     }
 
-    /// The raw payload, for `std::panic::resume_unwind`.
+    /// The raw payload, for [`std::panic::resume_unwind`] or a downcast to a custom type.
     pub fn into_payload(self) -> Box<dyn Any + Send + 'static> {
-        self.0
+        self.payload.into_inner()
+    }
+
+    /// The raw payload, borrowed mutably (a shared borrow would make `Panic` non-`Sync`).
+    pub fn payload_mut(&mut self) -> &mut (dyn Any + Send + 'static) {
+        &mut **self.payload.get_mut()
+    }
+
+    /// Continues the panic on this thread, with the original payload
+    /// ([`std::panic::resume_unwind`]).
+    pub fn resume(self) -> ! {
+        std::panic::resume_unwind(self.into_payload())
     }
 }
+
+// A `Panic` moved into `catch_unwind` (to `resume` it there) or shared by reference leaves nothing
+// half-updated behind: a `&Panic` reaches only the copied message.
+impl std::panic::UnwindSafe for Panic {}
+impl std::panic::RefUnwindSafe for Panic {}
 
 impl fmt::Debug for Panic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -422,6 +494,10 @@ impl Job {
     }
 
     /// Turns a job made by [`Job::new`] back into its closure.
+    ///
+    /// # Errors
+    /// The job back, unchanged, when it was not made by [`Job::new`] from an `F` (a `submit`
+    /// job, a callback job, a request, another closure type).
     pub fn downcast<F: FnOnce() + Send + 'static>(self) -> Result<F, Job> {
         self.downcast_raw::<FnJob<F>>().map(|j| j.0)
     }

@@ -1,30 +1,248 @@
-//! `pool-core`: the [`Pool`] contract every backend of the workspace implements, and the portable
-//! backends.
+//! `pool-core`: thread pools that say what they do. The [`Pool`] contract every backend of the
+//! workspace implements, its typed conveniences ([`PoolExt`]), and two portable backends:
+//! [`FastPool`] (pick it) and [`ClassicPool`] (the plainly correct reference).
 //!
-//! The semantics every backend follows are written in `docs/semantics.md` at the workspace root:
-//! sizing within `min`/`max`, when workers are created, bounded queues and rejection policies
-//! that always hand the job back, results by handle, callback or result queue, panics that never
-//! kill a worker, resizing with typed stop sentinels, idle keep-alive on a clock tests can step,
-//! draining stops with deadlines, and lifecycle events.
-//!
-//! Backends:
-//! - [`ClassicPool`]: one `Mutex`, `Condvar`s, typed sentinels; the plainly correct reference.
-//! - [`FastPool`]: the same semantics, passing the same contract suite and conformance kit, with
-//!   a lock-free put / take path and spin-then-park workers (`src/fast/README.md`); the one to
-//!   pick for speed.
+//! # Quick start
 //!
 //! ```
-//! use pool_core::{Builder, Pool, PoolExt};
+//! use pool_core::prelude::*;
 //! use std::time::Duration;
 //!
-//! // Built running (`Builder::queue_before_start` builds it waiting for `start`).
-//! let pool = Builder::new().min(1).max(4).capacity(100).classic().unwrap();
-//! let answer = pool.submit(|| 6 * 7).unwrap();
-//! pool.execute(|| println!("fire and forget")).unwrap();
-//! assert_eq!(answer.join().unwrap(), 42);
-//! let report = pool.stop(Duration::from_secs(5));
-//! assert_eq!(report.completed, 2);
-//! println!("{}", pool.stats());
+//! // A running pool: 2 to 8 workers, at most 1024 queued jobs. Bad bounds are an error that
+//! // names them (`max=1 must be >= min=2`), never a panic.
+//! let pool = Builder::new().min(2).max(8).capacity(1024).fast()?;
+//! pool.execute(|| println!("fire and forget"))?; // a refused job comes back in the error
+//! let answer = pool.submit(|| 6 * 7)?;              // a handle: join, join_timeout, cancel, .await
+//! assert_eq!(answer.join()?, 42);
+//! let report = pool.stop(Duration::from_secs(5));   // drain the queue, with a deadline
+//! assert!(report.is_clean());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Which backend
+//!
+//! Both follow the same semantics ([`semantics`], the workspace's `docs/semantics.md`), pass the
+//! same contract suite and the conformance kit, and are built by the same [`Builder`]:
+//!
+//! - [`FastPool`] (`Builder::fast()`): a lock-free put / take path (a bounded queue puts under
+//!   a lock) and spin-then-park workers; the one to pick. Its limits: at most 65,535 live
+//!   workers, and a capacity it tracks up to 2^26 jobs ([`semantics`] §2, "Backend limits").
+//! - [`ClassicPool`] (`Builder::classic()`): one `Mutex`, `Condvar`s, typed stop sentinels; the
+//!   reference the fast one is checked against, and the easier one to read.
+//!
+//! Every operation works through `&dyn Pool` too; [`PoolExt`] adds the typed forms to any
+//! pool, and `use pool_core::prelude::*` brings all of it into scope ([`prelude`]).
+//!
+//! # Every feature, by example
+//!
+//! | feature | where its example is |
+//! |---|---|
+//! | bounded queue and rejection policies | [below](#bounded-queue-and-policies) |
+//! | callbacks on the worker | [below](#callbacks) |
+//! | batches in input order | [below](#batches) |
+//! | Arndt's result queue | [`ResultQueue`] |
+//! | cancel and `join_timeout` | [`JobHandle::join_timeout`], [`JobHandle::cancel_on_drop`] |
+//! | handling a refused job | [`PutError`] |
+//! | `stop`, `stop_now` and the report | [below](#stopping) |
+//! | `resize`, `grow`, `shrink` | [below](#resizing) |
+//! | `Stats` | [below](#stats) |
+//! | the panic handler, panics as values | [below](#panics), [`Panic`] |
+//! | the manual clock | [below](#the-manual-clock) |
+//! | errors into `anyhow` / `Box<dyn Error>` | [`JoinError`] |
+//! | scoped jobs that borrow | [`PoolExt::scope`] |
+//! | an ordered, bounded parallel `map` | [`PoolExt::map`] |
+//! | `.await` a job from async code | [`JobHandle`] (its `Future` impl) |
+//!
+//! ## Bounded queue and policies
+//!
+//! A capacity bounds the jobs waiting; a full queue waits up to the put timeout for room, then
+//! applies the [`Policy`]: `Reject` hands the job back, `CallerRuns` runs it on the submitter,
+//! `DiscardOldest` evicts the oldest queued job to a handler. No policy drops a job silently.
+//!
+//! ```
+//! use pool_core::prelude::*;
+//! use pool_core::Policy;
+//! use std::sync::mpsc;
+//! use std::time::Duration;
+//!
+//! for policy in [Policy::Reject, Policy::CallerRuns] {
+//!     let pool = Builder::new()
+//!         .fixed(1)
+//!         .capacity(1)
+//!         .put_timeout(Duration::ZERO) // no waiting for room
+//!         .policy(policy.clone())
+//!         .fast()?;
+//!     let (release, gate) = mpsc::channel::<()>();
+//!     let busy = pool.submit(move || gate.recv().is_ok())?; // the one worker
+//!     let queued = pool.submit(|| "queued")?;                // the one queue slot
+//!     let third = pool.submit(|| std::thread::current().id());
+//!     match policy {
+//!         Policy::Reject => {
+//!             let refused = third.unwrap_err();
+//!             assert_eq!(refused.kind(), PutErrorKind::Full);
+//!             let _job = refused.into_inner(); // ours again: run it, retry, or drop it
+//!         }
+//!         _ => assert_eq!(third?.join()?, std::thread::current().id()), // ran right here
+//!     }
+//!     release.send(()).unwrap();
+//!     assert!(busy.join()?);
+//!     assert_eq!(queued.join()?, "queued");
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Callbacks
+//!
+//! `submit_with_callback` runs the callback on the worker, right after the job, exactly once,
+//! with the value or the panic (twisted's `callInThreadWithCallback`):
+//!
+//! ```
+//! use pool_core::prelude::*;
+//! use std::sync::mpsc;
+//!
+//! let pool = Builder::new().fixed(2).fast()?;
+//! let (tx, rx) = mpsc::channel();
+//! pool.submit_with_callback(|| 6 * 7, move |r| tx.send(r.ok()).unwrap())?;
+//! assert_eq!(rx.recv()?, Some(42));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Batches
+//!
+//! `submit_batch` submits every closure; `join_all` gives the results in input order, a refused
+//! closure in its place:
+//!
+//! ```
+//! use pool_core::prelude::*;
+//!
+//! let pool = Builder::new().fixed(2).fast()?;
+//! let results = pool.submit_batch((1..=4).map(|i| move || i * 10)).join_all();
+//! let values = results.into_iter().collect::<Result<Vec<_>, _>>()?;
+//! assert_eq!(values, [10, 20, 30, 40]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Stopping
+//!
+//! `stop(timeout)` refuses new work, lets the queue drain and waits for the workers up to a
+//! deadline; `stop_now` hands back every job not started, in queue order, never interrupting a
+//! running one. Either way the [`StopReport`] says what happened:
+//!
+//! ```
+//! use pool_core::prelude::*;
+//! use std::sync::mpsc;
+//! use std::time::Duration;
+//!
+//! let pool = Builder::new().fixed(1).fast()?;
+//! let (started, on_worker) = mpsc::channel();
+//! let (release, gate) = mpsc::channel::<()>();
+//! pool.execute(move || {
+//!     started.send(()).unwrap();
+//!     gate.recv().unwrap();
+//! })?;
+//! on_worker.recv()?; // the worker is busy with it
+//! pool.execute(|| println!("queued 1"))?;
+//! pool.execute(|| println!("queued 2"))?;
+//! let report = pool.stop_now();
+//! assert_eq!(report.returned.len(), 2, "both queued jobs come back unrun");
+//! assert!(pool.execute(|| ()).unwrap_err().is_shut_down());
+//! for job in report.returned {
+//!     job.run(); // run them here (or drop them)
+//! }
+//! release.send(()).unwrap();
+//! assert!(pool.await_termination(Duration::from_secs(5)));
+//! let report = pool.stop(Duration::from_secs(5)); // idempotent: only reports
+//! assert!(report.is_clean());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Resizing
+//!
+//! `grow` and `shrink` move the worker count within the bounds (a shrink queues stop sentinels
+//! behind the queued jobs, never interrupting a busy worker); `resize` changes the bounds:
+//!
+//! ```
+//! use pool_core::prelude::*;
+//!
+//! let pool = Builder::new().min(1).max(4).fast()?;
+//! assert_eq!(pool.grow(2), 2, "1 + 2 workers, within max = 4");
+//! assert_eq!(pool.grow(5), 1, "never above max");
+//! assert_eq!(pool.shrink(10), 3, "never below min = 1");
+//! pool.resize(2, Some(8))?; // grows back to the new min
+//! let err = pool.resize(3, Some(2)).unwrap_err();
+//! assert_eq!(err.to_string(), "max=2 must be >= min=3");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Stats
+//!
+//! [`Pool::stats`] is a consistent snapshot; its `Display` reads like twisted's `dumpStats`:
+//!
+//! ```
+//! use pool_core::prelude::*;
+//! use pool_core::PoolState;
+//! use std::time::Duration;
+//!
+//! let pool = Builder::new().fixed(2).fast()?;
+//! pool.submit(|| ())?.join()?;
+//! assert_eq!(pool.stats().state, PoolState::Running);
+//! pool.stop(Duration::from_secs(5));
+//! let stats = pool.stats();
+//! assert_eq!((stats.completed, stats.workers), (1, 0));
+//! assert_eq!(stats.state, PoolState::Terminated);
+//! println!("{stats}");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Panics
+//!
+//! A panic never kills a worker. A `submit` job's panic goes to its handle, a callback job's to
+//! its callback; a fire-and-forget job's to the panic handler, if one is set:
+//!
+//! ```
+//! use pool_core::prelude::*;
+//! use std::sync::mpsc;
+//!
+//! let (tx, rx) = mpsc::channel();
+//! let pool = Builder::new()
+//!     .fixed(1)
+//!     .panic_handler(move |id, panic| tx.send((id, panic.to_string())).unwrap())
+//!     .fast()?;
+//! let id = pool.execute(|| panic!("fire-and-forget panic"))?;
+//! assert_eq!(rx.recv()?, (id, "fire-and-forget panic".to_owned()));
+//! assert_eq!(pool.submit(|| 1)?.join()?, 1, "the worker lives on");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## The manual clock
+//!
+//! Every pool deadline (keep-alive, put timeout, stop, `await_termination`) is read from the
+//! pool's [`Clock`]; a manual one moves only when a test advances it, so time-dependent
+//! behaviour is tested without sleeping:
+//!
+//! ```
+//! use pool_core::prelude::*;
+//! use pool_core::{Clock, Event, EventLog, ExitReason};
+//! use std::time::Duration;
+//!
+//! let (clock, hand) = Clock::manual();
+//! let log = EventLog::new();
+//! let pool = Builder::new()
+//!     .min(0)
+//!     .max(2)
+//!     .keep_alive(Duration::from_secs(60))
+//!     .clock(clock)
+//!     .on_event(log.listener())
+//!     .fast()?;
+//! pool.submit(|| ())?.join()?; // starts a worker above min = 0
+//! let real_time = Duration::from_secs(30);
+//! log.wait_for(real_time, |e| matches!(e, Event::WorkerParked { .. }))?;
+//! hand.advance(Duration::from_secs(61)); // past its keep-alive, on the pool clock
+//! log.wait_for(real_time, |e| {
+//!     matches!(e, Event::WorkerExited { reason: ExitReason::IdleTimeout, .. })
+//! })?;
+//! assert_eq!(pool.stats().workers, 0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod classic;
@@ -35,9 +253,11 @@ mod event;
 mod fast;
 mod handle;
 mod job;
+mod map;
 mod policy;
 mod pool;
 mod results;
+mod scope;
 mod stats;
 mod stopping;
 mod sync;
@@ -45,16 +265,34 @@ mod sync;
 pub use classic::ClassicPool;
 pub use clock::{Clock, ClockListener, ManualClock};
 pub use config::{Builder, Config, EventListener, Hook, JobHook, PanicHandler, Policy};
-pub use error::{ConfigError, ConfigErrorKind, PutError, StartError, validate_bounds};
+pub use error::{
+    ConfigError, ConfigErrorKind, PutError, PutErrorKind, StartError, validate_bounds,
+};
 pub use event::{Event, EventLog, ExitReason, WaitTimedOut, WorkerId};
 pub use fast::FastPool;
 #[cfg(loom)]
 #[doc(hidden)]
 pub use fast::loom_api as __fast_loom;
-pub use handle::{JobHandle, JoinError};
+/// A job and its handle with no pool, for the loom models of the handle's wakeup protocol.
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod __handle_loom {
+    /// A job running `f` and the handle to its result; running the job (`Job::run`) completes it.
+    pub fn detached<T, F>(f: F) -> (crate::Job, crate::JobHandle<T>)
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (job, task) = crate::JobHandle::new_task(f);
+        (job, crate::JobHandle::from_task(task, crate::JobId(0)))
+    }
+}
+pub use handle::{CancelOnDrop, JobHandle, JoinError};
 pub use job::{CancelSink, Job, JobId, Outcome, Panic};
+pub use map::{Map, MapError};
 pub use pool::{Admission, Batch, BatchError, Pool, PoolExt};
 pub use results::{Completed, PollError, ResultQueue};
+pub use scope::{Scope, ScopedJobHandle};
 pub use stats::{PoolState, Stats, StopReport};
 
 /// Pieces of this crate for the workspace's other backends (`pool-iocp`): the sync shim, so they
@@ -214,4 +452,33 @@ pub mod __backend {
     pub fn available_parallelism() -> usize {
         crate::sync::available_parallelism()
     }
+}
+
+/// The semantics every backend follows: the workspace's `docs/semantics.md`, included here.
+///
+/// The sections below are that file as it stands; item names in it are those of this crate.
+#[doc = include_str!("../../docs/semantics.md")]
+pub mod semantics {}
+
+/// The common calls in one import: `use pool_core::prelude::*;` brings the builder, both
+/// backends, the [`Pool`] and [`PoolExt`] traits (so `execute`, `submit`, `scope`, `map`,
+/// `start`, `stop` are in reach) and the error types a caller matches on.
+///
+/// ```
+/// use pool_core::prelude::*;
+///
+/// let pool = Builder::new().fixed(2).fast()?;
+/// pool.execute(|| println!("fire and forget"))?;
+/// let answer = pool.submit(|| 6 * 7)?;
+/// let data = [1, 2, 3];
+/// let sum = pool.scope(|s| s.spawn(|| data.iter().sum::<i32>()).join())?;
+/// let squares: Vec<u64> = pool.map(1..=3u64, |x| x * x).map(Result::unwrap).collect();
+/// assert_eq!((answer.join()?, sum, squares), (42, 6, vec![1, 4, 9]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub mod prelude {
+    pub use crate::{
+        Admission, Builder, ClassicPool, FastPool, JobHandle, JoinError, MapError, Pool, PoolExt,
+        PutError, PutErrorKind, StartError,
+    };
 }

@@ -10,6 +10,10 @@ use std::time::Duration;
 use crate::error::{ConfigError, PutError, StartError};
 use crate::handle::{CallbackTask, HandleTask, JobHandle, JoinError};
 use crate::job::{FnJob, Job, JobId, Panic};
+use crate::map::Map;
+#[cfg(doc)]
+use crate::map::MapError;
+use crate::scope::Scope;
 use crate::stats::{Stats, StopReport};
 
 /// How long a put may wait for room in a full queue.
@@ -29,24 +33,48 @@ pub trait Pool: Send + Sync {
     /// The backend's name (for reports).
     fn backend(&self) -> &'static str;
 
-    /// Starts `max(min, min(backlog, max))` workers and returns how many. Jobs may be queued before.
+    /// Starts `max(min, min(backlog, max))` workers and returns how many; for a pool built with
+    /// [`Builder::queue_before_start`](crate::Builder::queue_before_start), whose jobs wait in
+    /// its queue until then (the builder's other pools are running already).
+    ///
+    /// # Errors
+    /// [`StartError::AlreadyStarted`] on a running pool (every pool the builder returns, unless
+    /// built with `queue_before_start`); [`StartError::ShutDown`] on a stopped one.
     fn start(&self) -> Result<usize, StartError>;
 
     /// Queues `job` as `admission` allows (see [`Admission`]); a refused job comes back in the
     /// error. Returns the id the pool gave the job.
+    ///
+    /// # Errors
+    /// [`PutError::ShutDown`] with the job once the pool is stopping or stopped;
+    /// [`PutError::Full`] with the job when the queue is full and no room came by the deadline
+    /// under [`Policy::Reject`](crate::Policy::Reject) (`CallerRuns` runs it on this thread
+    /// instead, `DiscardOldest` evicts the oldest queued job to make room).
     fn put_with(&self, job: Job, admission: Admission) -> Result<JobId, PutError<Job>>;
 
     /// Queues `job`, waiting up to the configured put timeout for room.
+    ///
+    /// # Errors
+    /// [`PutError::ShutDown`] with the job once the pool is stopping or stopped;
+    /// [`PutError::Full`] with the job when the queue is full and no room came by the deadline
+    /// under [`Policy::Reject`](crate::Policy::Reject) (`CallerRuns` runs it on this thread
+    /// instead, `DiscardOldest` evicts the oldest queued job to make room).
     fn put(&self, job: Job) -> Result<JobId, PutError<Job>> {
         self.put_with(job, Admission::Wait)
     }
 
     /// Queues `job` without waiting.
+    ///
+    /// # Errors
+    /// As [`Pool::put_with`], with no wait for room.
     fn try_put(&self, job: Job) -> Result<JobId, PutError<Job>> {
         self.put_with(job, Admission::Try)
     }
 
     /// Queues `job`, waiting up to `timeout` for room.
+    ///
+    /// # Errors
+    /// As [`Pool::put_with`], with a deadline `timeout` from now.
     fn put_timeout(&self, job: Job, timeout: Duration) -> Result<JobId, PutError<Job>> {
         self.put_with(job, Admission::Timeout(timeout))
     }
@@ -59,9 +87,14 @@ pub trait Pool: Send + Sync {
     fn shrink(&self, n: usize) -> usize;
 
     /// Sets new bounds; on a running pool, grows to `min` and shrinks to `max`.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the values when the bounds break the rules of
+    /// [`validate_bounds`](crate::validate_bounds); nothing changes then.
     fn resize(&self, min: usize, max: Option<usize>) -> Result<(), ConfigError>;
 
     /// A snapshot of the pool.
+    #[must_use = "taking a snapshot has no effect of its own"]
     fn stats(&self) -> Stats;
 
     /// Refuses new work, lets the queue drain, waits until every worker exits or `timeout` (pool
@@ -80,6 +113,9 @@ pub trait Pool: Send + Sync {
 pub trait PoolExt: Pool {
     /// Runs `f` on the pool, fire-and-forget (cheroot `put`, twisted `callInThread`). A panic goes
     /// to the pool's panic handler.
+    ///
+    /// # Errors
+    /// As [`Pool::put_with`]; the closure itself comes back in the [`PutError`].
     fn execute<F>(&self, f: F) -> Result<JobId, PutError<F>>
     where
         F: FnOnce() + Send + 'static,
@@ -88,6 +124,9 @@ pub trait PoolExt: Pool {
     }
 
     /// [`PoolExt::execute`] without waiting for room.
+    ///
+    /// # Errors
+    /// As [`Pool::try_put`]; the closure itself comes back in the [`PutError`].
     fn try_execute<F>(&self, f: F) -> Result<JobId, PutError<F>>
     where
         F: FnOnce() + Send + 'static,
@@ -96,6 +135,9 @@ pub trait PoolExt: Pool {
     }
 
     /// [`PoolExt::execute`] with an explicit admission.
+    ///
+    /// # Errors
+    /// As [`Pool::put_with`]; the closure itself comes back in the [`PutError`].
     fn execute_with<F>(&self, f: F, admission: Admission) -> Result<JobId, PutError<F>>
     where
         F: FnOnce() + Send + 'static,
@@ -110,7 +152,10 @@ pub trait PoolExt: Pool {
     }
 
     /// Runs `f` on the pool and returns a handle to its result (join, try_join, join_timeout,
-    /// cancel).
+    /// cancel), which is also a [`Future`](std::future::Future).
+    ///
+    /// # Errors
+    /// As [`Pool::put_with`]; the closure itself comes back in the [`PutError`].
     fn submit<F, T>(&self, f: F) -> Result<JobHandle<T>, PutError<F>>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -120,6 +165,9 @@ pub trait PoolExt: Pool {
     }
 
     /// [`PoolExt::submit`] without waiting for room.
+    ///
+    /// # Errors
+    /// As [`Pool::try_put`]; the closure itself comes back in the [`PutError`].
     fn try_submit<F, T>(&self, f: F) -> Result<JobHandle<T>, PutError<F>>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -129,6 +177,9 @@ pub trait PoolExt: Pool {
     }
 
     /// [`PoolExt::submit`] with an explicit admission.
+    ///
+    /// # Errors
+    /// As [`Pool::put_with`]; the closure itself comes back in the [`PutError`].
     fn submit_with<F, T>(&self, f: F, admission: Admission) -> Result<JobHandle<T>, PutError<F>>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -147,6 +198,10 @@ pub trait PoolExt: Pool {
     /// Runs `f`, then `on_result(Ok(value) | Err(panic))` on the same worker thread right after,
     /// exactly once (twisted `callInThreadWithCallback`). A panicking callback is caught and
     /// counted in `hook_panics`.
+    ///
+    /// # Errors
+    /// As [`Pool::put_with`]; both closures come back in the [`PutError`] and `on_result` is
+    /// not called.
     fn submit_with_callback<F, T, C>(&self, f: F, on_result: C) -> Result<JobId, PutError<(F, C)>>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -157,6 +212,9 @@ pub trait PoolExt: Pool {
     }
 
     /// [`PoolExt::submit_with_callback`] with an explicit admission.
+    ///
+    /// # Errors
+    /// As [`PoolExt::submit_with_callback`].
     fn submit_with_callback_with<F, T, C>(
         &self,
         f: F,
@@ -175,6 +233,73 @@ pub trait PoolExt: Pool {
                 Err(_) => unreachable!("a refused job is the one we built"),
             })
         })
+    }
+
+    /// Runs `f` with a [`Scope`] whose jobs may borrow from the caller's stack; returns once
+    /// every job spawned in it has finished (as `std::thread::scope` and `rayon::scope`).
+    ///
+    /// - Jobs the pool's workers have not started when the scope closure returns are taken back
+    ///   and run on the calling thread, newest first, while the workers go on with the others;
+    ///   so a scope inside a job of a pool with no free worker (a one-worker pool, say)
+    ///   completes instead of waiting forever. The pool counts a job taken back as cancelled.
+    /// - A job the pool refuses runs at once on the spawning thread ([`Scope::spawn`]).
+    /// - Panics: if `f` panics, or a job whose handle was not joined panicked, the panic is
+    ///   re-raised here, after every job has finished (`f`'s panic first, else the first job's,
+    ///   with its original payload).
+    ///
+    /// ```
+    /// use pool_core::prelude::*;
+    ///
+    /// let pool = Builder::new().fixed(2).fast()?;
+    /// let words = vec!["scoped", "jobs", "borrow"];
+    /// let mut lengths = vec![0; words.len()];
+    /// pool.scope(|s| {
+    ///     for (word, len) in words.iter().zip(lengths.iter_mut()) {
+    ///         s.spawn(move || *len = word.len()); // borrows `words` and `lengths`
+    ///     }
+    /// });
+    /// assert_eq!(lengths, [6, 4, 6]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn scope<'env, F, R>(&'env self, f: F) -> R
+    where
+        F: for<'scope> FnOnce(&'scope Scope<'scope, 'env, Self>) -> R,
+    {
+        crate::scope::scope(self, f)
+    }
+
+    /// `f(input)` for every input, on the pool; the results come back lazily, in input order,
+    /// with at most a buffer's worth of items in flight (Python's `executor.map(f, inputs,
+    /// buffersize=)`; see [`Map`] for the buffer and for what `next` waits on).
+    ///
+    /// Each item is `Ok(value)`, or a [`MapError`]: `Panicked(payload)` if `f` panicked on it,
+    /// `Refused(PutError)` / `NotRun` with the input handed back if its job did not run.
+    ///
+    /// ```
+    /// use pool_core::prelude::*;
+    /// use std::num::NonZeroUsize;
+    ///
+    /// let pool = Builder::new().fixed(4).fast()?;
+    /// let lengths = pool
+    ///     .map(["a", "bb", "ccc"], |s: &str| s.len())
+    ///     .buffer(NonZeroUsize::new(2).unwrap()) // at most 2 items in flight
+    ///     .collect::<Result<Vec<_>, _>>()?;
+    /// assert_eq!(lengths, [1, 2, 3]);
+    /// // A panic is that item's error; the other items still come, in order.
+    /// let halves: Vec<_> = pool.map([4, 0, 8], |x: u32| 8 / x).collect();
+    /// assert_eq!(halves[0].as_ref().ok(), Some(&2));
+    /// assert!(matches!(halves[1], Err(MapError::Panicked(_))));
+    /// assert_eq!(halves[2].as_ref().ok(), Some(&1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn map<It, F, T>(&self, inputs: It, f: F) -> Map<'_, Self, It::IntoIter, F, T>
+    where
+        It: IntoIterator,
+        It::Item: Send + 'static,
+        F: Fn(It::Item) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        Map::new(self, inputs.into_iter(), f)
     }
 
     /// Submits every closure (Arndt `makeRequests` + `putRequest`); [`Batch::join_all`] gives the
@@ -241,6 +366,25 @@ impl<T, F> std::fmt::Debug for Batch<T, F> {
         f.debug_struct("Batch")
             .field("len", &self.entries.len())
             .finish()
+    }
+}
+
+impl<F> std::fmt::Display for BatchError<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BatchError::Refused(e) => write!(f, "the batch's job was refused: {e}"),
+            BatchError::Join(e) => write!(f, "the batch's job has no value: {e}"),
+        }
+    }
+}
+
+impl<F> std::error::Error for BatchError<F> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            // A `PutError<F>` is only `'static` when `F` is; its kind says the same thing.
+            BatchError::Refused(_) => None,
+            BatchError::Join(e) => Some(e),
+        }
     }
 }
 

@@ -146,6 +146,9 @@ impl<'p, T: Send + 'static> ResultQueue<'p, T> {
 
     /// Queues a request whose result [`ResultQueue::poll`] returns (Arndt `putRequest` without a
     /// callback).
+    ///
+    /// # Errors
+    /// As [`Pool::put`]: the closure comes back in the [`PutError`].
     pub fn put_request<F>(&mut self, f: F) -> Result<JobId, PutError<F>>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -155,6 +158,10 @@ impl<'p, T: Send + 'static> ResultQueue<'p, T> {
 
     /// Queues a request with a `callback` for its value and an `exc_callback` for a panic; both
     /// run in the thread that polls, in completion order.
+    ///
+    /// # Errors
+    /// As [`Pool::put`]: the closure comes back in the [`PutError`]; the callbacks are dropped
+    /// unrun.
     pub fn put_request_with<F>(
         &mut self,
         f: F,
@@ -205,7 +212,8 @@ impl<'p, T: Send + 'static> ResultQueue<'p, T> {
     /// A panicking callback propagates out of `poll` (after its result is consumed); results not
     /// processed yet stay queued for the next poll.
     ///
-    /// Errors: [`PollError::NoResultsPending`] when nothing is outstanding;
+    /// # Errors
+    /// [`PollError::NoResultsPending`] when nothing is outstanding;
     /// [`PollError::NoWorkersAvailable`] when blocking with requests outstanding, none ready, and
     /// no worker that could run them (the pool is not started, or has no live worker).
     pub fn poll(&mut self, block: bool) -> Result<Vec<Completed<T>>, PollError> {
@@ -257,6 +265,11 @@ impl<'p, T: Send + 'static> ResultQueue<'p, T> {
 
     /// Polls, blocking, until no request is outstanding (Arndt `wait`); returns the results that
     /// had no callback, in completion order.
+    ///
+    /// # Errors
+    /// [`PollError::NoWorkersAvailable`] as [`ResultQueue::poll`] says (requests outstanding and
+    /// no worker that could run them); the results collected before are then lost to the
+    /// caller, so poll by hand where that matters.
     pub fn wait(&mut self) -> Result<Vec<Completed<T>>, PollError> {
         let mut all = Vec::new();
         loop {

@@ -234,8 +234,9 @@ impl Shared {
     }
 }
 
-/// The fast pool: the classic pool's semantics with a lock-free put / take path. See the module
-/// docs and `src/fast/README.md`.
+/// The fast pool: the classic pool's semantics with a lock-free put / take path; the backend to
+/// pick. What it does: [`crate::semantics`] (its limits, 65,535 workers and a capacity tracked up
+/// to 2^26 jobs, in §2 "Backend limits"); how it is built: `pool-core/src/fast/README.md`.
 ///
 /// ```
 /// use pool_core::{Builder, Pool, PoolExt};
