@@ -242,7 +242,7 @@ impl<'a> Response<'a> {
         if !self.keep_alive {
             out.extend_from_slice(b"Connection: close\r\n");
         } else if self.minor == 0 {
-            out.extend_from_slice(b"Connection: keep-alive\r\n");
+            out.extend_from_slice(b"Connection: Keep-Alive\r\n");
         }
         out.extend_from_slice(b"\r\n");
     }

@@ -1,0 +1,178 @@
+//! Review of pool-http against cheroot's test suite, RFC 9110 / 9112 and what nginx does for a
+//! static server on the same input: one test per rule a review found broken.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::*;
+use pool_http::{Config, HandlerError, Request, Response, Server, StaticFiles};
+
+/// A fresh served directory.
+fn root(name: &str) -> PathBuf {
+    let base = std::env::temp_dir().join(format!("pool-http-review-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(base.join("withindex")).unwrap();
+    std::fs::create_dir_all(base.join("noindex")).unwrap();
+    std::fs::write(base.join("withindex/index.html"), "index!").unwrap();
+    std::fs::write(base.join("digits.txt"), "0123456789").unwrap();
+    base
+}
+
+fn files(name: &str) -> Server {
+    serve(StaticFiles::new(root(name)).unwrap(), Config::default())
+}
+
+fn req(s: &Server, method: &str, path: &str, extra: &str) -> Resp {
+    one(
+        s.local_addr(),
+        format!("{method} {path} HTTP/1.1\r\nHost: t\r\n{extra}\r\n").as_bytes(),
+    )
+}
+
+fn echo_target(req: &mut Request<'_>, res: &mut Response<'_>) -> Result<(), HandlerError> {
+    let text = format!("{} {}", req.method(), req.target());
+    res.send(text.as_bytes())?;
+    Ok(())
+}
+
+#[test]
+fn a_directory_without_its_trailing_slash_is_redirected_301_as_nginx_does() {
+    let s = files("redirect");
+    let r = req(&s, "GET", "/withindex", "");
+    assert_eq!(r.status, 301);
+    assert_eq!(r.header("location"), Some("/withindex/"));
+    assert!(
+        !r.text().contains("index!"),
+        "the redirect is not the index"
+    );
+    // The query goes along; a directory without an index is redirected too (then 404).
+    let r = req(&s, "GET", "/noindex?a=1", "");
+    assert_eq!(r.status, 301);
+    assert_eq!(r.header("location"), Some("/noindex/?a=1"));
+    let r = req(&s, "HEAD", "/withindex", "");
+    assert_eq!(r.status, 301);
+    assert_eq!(req(&s, "GET", "/withindex/", "").text(), "index!");
+}
+
+#[test]
+fn a_file_named_with_a_trailing_slash_is_404() {
+    let s = files("fileslash");
+    assert_eq!(req(&s, "GET", "/digits.txt/", "").status, 404);
+    assert_eq!(req(&s, "GET", "/digits.txt", "").status, 200);
+}
+
+#[test]
+fn a_416_carries_exactly_one_content_type() {
+    let s = files("416type");
+    let r = req(&s, "GET", "/digits.txt", "Range: bytes=10-\r\n");
+    assert_eq!(r.status, 416);
+    assert_eq!(r.header("content-range"), Some("bytes */10"));
+    let types = r
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        .count();
+    assert_eq!(types, 1, "{:?}", r.headers);
+}
+
+#[test]
+fn the_range_unit_is_case_insensitive() {
+    let s = files("rangecase");
+    let r = req(&s, "GET", "/digits.txt", "Range: Bytes=2-4\r\n");
+    assert_eq!((r.status, r.text().as_str()), (206, "234"));
+}
+
+#[test]
+fn multiple_ranges_get_a_multipart_byteranges_206_as_nginx_does() {
+    let s = files("multirange");
+    let r = req(&s, "GET", "/digits.txt", "Range: bytes=0-1,5-6\r\n");
+    assert_eq!(r.status, 206);
+    let ct = r.header("content-type").unwrap().to_owned();
+    let boundary = ct
+        .strip_prefix("multipart/byteranges; boundary=")
+        .expect("multipart/byteranges");
+    assert!(r.header("content-range").is_none());
+    let body = r.text();
+    assert_eq!(
+        r.header("content-length"),
+        Some(body.len().to_string().as_str())
+    );
+    let want = format!(
+        "\r\n--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes 0-1/10\r\n\r\n01\
+         \r\n--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes 5-6/10\r\n\r\n56\
+         \r\n--{boundary}--\r\n"
+    );
+    assert_eq!(body, want);
+    // HEAD gets the same head and no body.
+    let h = req(&s, "HEAD", "/digits.txt", "Range: bytes=0-1,5-6\r\n");
+    assert_eq!(h.status, 206);
+    assert_eq!(h.header("content-length"), r.header("content-length"));
+    // One satisfiable range among several: a plain 206 of that range.
+    let r = req(&s, "GET", "/digits.txt", "Range: bytes=2-3,50-60\r\n");
+    assert_eq!((r.status, r.text().as_str()), (206, "23"));
+    assert_eq!(r.header("content-range"), Some("bytes 2-3/10"));
+    // Ranges that add up to more than the file: the whole file (nginx).
+    let r = req(&s, "GET", "/digits.txt", "Range: bytes=0-8,1-9\r\n");
+    assert_eq!((r.status, r.text().as_str()), (200, "0123456789"));
+    // None satisfiable: 416.
+    let r = req(&s, "GET", "/digits.txt", "Range: bytes=20-30,40-\r\n");
+    assert_eq!(r.status, 416);
+}
+
+#[test]
+fn a_major_version_above_1_is_505_even_with_two_digits() {
+    let s = serve(echo_target, Config::default());
+    for v in ["HTTP/2.15", "HTTP/10.0"] {
+        let r = one(
+            s.local_addr(),
+            format!("GET / {v}\r\nHost: t\r\n\r\n").as_bytes(),
+        );
+        assert_eq!(r.status, 505, "{v}");
+    }
+    for v in ["HTTP/1", "HTTPS/1.1", "HTTP/1.1.1", "http/1.1"] {
+        let r = one(
+            s.local_addr(),
+            format!("GET / {v}\r\nHost: t\r\n\r\n").as_bytes(),
+        );
+        assert_eq!(r.status, 400, "{v}");
+    }
+}
+
+#[test]
+fn a_method_with_lowercase_letters_is_400_as_cheroot_and_nginx_answer() {
+    let s = serve(echo_target, Config::default());
+    let r = one(s.local_addr(), b"GeT / HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(r.status, 400);
+    assert_eq!(r.header("connection"), Some("close"));
+    // Uppercase extension methods still reach the handler.
+    let r = one(s.local_addr(), b"PROPFIND / HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!((r.status, r.text().as_str()), (200, "PROPFIND /"));
+}
+
+#[test]
+fn connect_with_an_origin_form_target_gets_405_from_the_static_server() {
+    let s = files("connect");
+    let r = one(
+        s.local_addr(),
+        b"CONNECT /anything HTTP/1.1\r\nHost: t\r\n\r\n",
+    );
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), Some("GET, HEAD"));
+    let r = one(
+        s.local_addr(),
+        b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+    );
+    assert_eq!(r.status, 405);
+}
+
+#[test]
+fn an_http10_keep_alive_response_says_keep_alive_as_cheroot_spells_it() {
+    let s = serve(echo_target, Config::default());
+    let mut r = Reader::new(connect(s.local_addr()));
+    r.send(b"GET /a HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n");
+    let resp = r.response(false).unwrap();
+    assert_eq!(resp.header("connection"), Some("Keep-Alive"));
+    r.send(b"GET /b HTTP/1.0\r\n\r\n");
+    assert_eq!(r.response(false).unwrap().text(), "GET /b");
+}
