@@ -176,3 +176,61 @@ fn an_http10_keep_alive_response_says_keep_alive_as_cheroot_spells_it() {
     r.send(b"GET /b HTTP/1.0\r\n\r\n");
     assert_eq!(r.response(false).unwrap().text(), "GET /b");
 }
+
+fn echo_header(req: &mut Request<'_>, res: &mut Response<'_>) -> Result<(), HandlerError> {
+    let raw = req.header("x-v").map(<[u8]>::to_vec).unwrap_or_default();
+    let mapped = req
+        .headers()
+        .get("X-V")
+        .map(|v| v.as_bytes().to_vec())
+        .unwrap_or_default();
+    let text = format!(
+        "[{}][{}]",
+        String::from_utf8_lossy(&raw),
+        String::from_utf8_lossy(&mapped)
+    );
+    res.send(text.as_bytes())?;
+    Ok(())
+}
+
+#[test]
+fn header_values_are_trimmed_of_surrounding_whitespace_and_names_match_any_case() {
+    let s = serve(echo_header, Config::default());
+    let r = one(
+        s.local_addr(),
+        b"GET / HTTP/1.1\r\nHost: t\r\nx-V: \t a  b \t \r\n\r\n",
+    );
+    assert_eq!(r.text(), "[a  b][a  b]");
+}
+
+fn echo_host(req: &mut Request<'_>, res: &mut Response<'_>) -> Result<(), HandlerError> {
+    let text = format!("{:?} {}", req.host(), req.path());
+    res.send(text.as_bytes())?;
+    Ok(())
+}
+
+#[test]
+fn an_absolute_form_target_overrides_the_host_field() {
+    let s = serve(echo_host, Config::default());
+    let r = one(
+        s.local_addr(),
+        b"GET http://y.example:81/p?q HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assert_eq!(r.text(), "Some(\"y.example:81\") /p");
+    let r = one(s.local_addr(), b"GET /p HTTP/1.1\r\nHost: x:8080\r\n\r\n");
+    assert_eq!(r.text(), "Some(\"x:8080\") /p");
+    let r = one(s.local_addr(), b"GET /p HTTP/1.0\r\n\r\n");
+    assert_eq!(r.text(), "None /p");
+}
+
+/// A snapshot reads its counters one by one while workers move them: a request received and
+/// answered between the two reads shows as answered but not received.
+#[test]
+fn in_flight_never_underflows_on_a_snapshot_taken_mid_update() {
+    let s = serve(echo_target, Config::default());
+    let mut st = s.stats();
+    st.received = 5;
+    st.answered = 6;
+    assert_eq!(st.in_flight(), 0);
+    assert!(st.to_string().contains("0 in flight"), "{st}");
+}
