@@ -216,6 +216,8 @@ impl<'a> Body<'a> {
             Framing::Length(n) => State::Length(n),
             Framing::Chunked => State::Chunked(ChunkedDecoder::new(max_body)),
         };
+        io.continue_pending
+            .set(expect_continue && framing != Framing::None);
         Body {
             io,
             rest,
@@ -293,6 +295,7 @@ impl<'a> Body<'a> {
 
     fn send_continue(&mut self) -> io::Result<()> {
         self.continue_pending = false;
+        self.io.continue_pending.set(false);
         if !self.head_sent.get() {
             self.io.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
         }

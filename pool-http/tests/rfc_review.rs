@@ -234,3 +234,84 @@ fn in_flight_never_underflows_on_a_snapshot_taken_mid_update() {
     assert_eq!(st.in_flight(), 0);
     assert!(st.to_string().contains("0 in flight"), "{st}");
 }
+
+fn read_body(req: &mut Request<'_>, res: &mut Response<'_>) -> Result<(), HandlerError> {
+    use std::io::Read;
+    let mut body = Vec::new();
+    req.body().read_to_end(&mut body)?;
+    res.send(format!("got {}", body.len()).as_bytes())?;
+    Ok(())
+}
+
+#[test]
+fn a_client_that_closes_mid_body_leaves_the_ledger_balanced() {
+    use std::io::Write;
+    let s = serve(read_body, Config::default());
+    for _ in 0..3 {
+        let mut c = connect(s.local_addr());
+        c.write_all(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nabc")
+            .unwrap();
+        drop(c);
+    }
+    // Chunked, closed mid-chunk.
+    let mut c = connect(s.local_addr());
+    c.write_all(b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nabc")
+        .unwrap();
+    drop(c);
+    wait_until("the four requests settled", || {
+        let st = s.stats();
+        st.received == 4 && st.in_flight() == 0
+    });
+    let st = s.stats();
+    assert_eq!(st.received, st.answered + st.cut + st.rejected_503, "{st}");
+    // Chunked with trailers and Content-Length: 0 still work afterwards.
+    let r = one(
+        s.local_addr(),
+        b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: Chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nT: v\r\n\r\n",
+    );
+    assert_eq!(r.text(), "got 3");
+    let r = one(
+        s.local_addr(),
+        b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert_eq!(r.text(), "got 0");
+}
+
+#[test]
+fn pipelined_requests_with_bodies_are_answered_in_order() {
+    let s = serve(read_body, Config::default());
+    let mut r = Reader::new(connect(s.local_addr()));
+    r.send(
+        b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nab\
+          POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n\
+          GET / HTTP/1.1\r\nHost: t\r\n\r\n",
+    );
+    for want in ["got 2", "got 1", "got 0"] {
+        assert_eq!(r.response(false).unwrap().text(), want);
+    }
+}
+
+/// RFC 9110 §10.1.1: a server that answers before reading the content SHOULD say whether it
+/// will close; this one closes when the body was not read (it was never asked for, or is too
+/// large to drain), so its response must say `Connection: close`.
+#[test]
+fn a_response_that_leaves_the_body_unread_and_closes_says_connection_close() {
+    let s = serve(echo_target, Config::default());
+    let mut r = Reader::new(connect(s.local_addr()));
+    r.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    let resp = r.response(false).unwrap();
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.header("connection"), Some("close"), "{resp:?}");
+    assert!(r.is_closed());
+    // A handler that reads the body keeps the connection.
+    let s = serve(read_body, Config::default());
+    let mut r = Reader::new(connect(s.local_addr()));
+    r.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    assert_eq!(r.response(false).unwrap().status, 100);
+    r.send(b"hello");
+    let resp = r.response(false).unwrap();
+    assert_eq!(
+        (resp.text().as_str(), resp.header("connection")),
+        ("got 5", None)
+    );
+}
