@@ -347,6 +347,11 @@ fn check_target(method: &[u8], target: &[u8]) -> Result<(), Rejection> {
     if target.contains(&b'#') {
         return bad("fragment in the request target");
     }
+    if !target.is_ascii() {
+        // A URI is ASCII (RFC 3986); raw UTF-8 must be percent-encoded. httparse lets it
+        // through, cheroot refuses it ("Malformed Request-URI").
+        return bad("non-ASCII byte in the request target");
+    }
     if method == b"CONNECT" && !target.starts_with(b"/") {
         // authority-form: host:port. An origin-form CONNECT goes on to the handler, which
         // refuses the method (cheroot and nginx answer `CONNECT /x` with 405).

@@ -229,7 +229,7 @@ fn copy_range(
     Ok(())
 }
 
-/// A multipart boundary: 20 hex digits no file is likely to hold at a line start.
+/// A multipart boundary: 16 random hex digits no file is likely to hold at a line start.
 fn boundary() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
@@ -238,7 +238,7 @@ fn boundary() -> String {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos()),
     );
-    format!("{:020x}", u128::from(h.finish()))
+    format!("{:016x}", h.finish())
 }
 
 /// A short HTML page for `status` (the headers already set stay).

@@ -315,3 +315,19 @@ fn a_response_that_leaves_the_body_unread_and_closes_says_connection_close() {
         ("got 5", None)
     );
 }
+
+#[test]
+fn a_raw_non_ascii_byte_in_the_target_is_400() {
+    let s = serve(echo_target, Config::default());
+    let r = one(
+        s.local_addr(),
+        "GET /привіт HTTP/1.1\r\nHost: t\r\n\r\n".as_bytes(),
+    );
+    assert_eq!(r.status, 400);
+    // Percent-encoded, it is an ordinary target.
+    let r = one(
+        s.local_addr(),
+        b"GET /%D0%BF?%D1%97=1 HTTP/1.1\r\nHost: t\r\n\r\n",
+    );
+    assert_eq!(r.text(), "GET /%D0%BF?%D1%97=1");
+}
