@@ -115,7 +115,27 @@ impl Handler for StaticFiles {
         let last_modified =
             httpdate::fmt_http_date(UNIX_EPOCH + std::time::Duration::from_secs(secs));
 
-        // Conditional requests (RFC 9110 §13.2.2): If-None-Match wins over If-Modified-Since.
+        // Conditional requests in the order of RFC 9110 §13.2.2: If-Match, else
+        // If-Unmodified-Since (412 when they fail, as nginx answers); then If-None-Match, which
+        // wins over If-Modified-Since (304).
+        let modified = UNIX_EPOCH + std::time::Duration::from_secs(secs);
+        let precondition_failed = match req.header_str("if-match") {
+            Some(im) => {
+                let im = im.trim();
+                im != "*"
+                    && !im
+                        .split(',')
+                        .map(str::trim)
+                        .any(|t| !t.starts_with("W/") && t == etag)
+            }
+            None => req
+                .header_str("if-unmodified-since")
+                .and_then(|v| httpdate::parse_http_date(v).ok())
+                .is_some_and(|since| modified > since),
+        };
+        if precondition_failed {
+            return simple(res, StatusCode::PRECONDITION_FAILED);
+        }
         let not_modified = match req.header_str("if-none-match") {
             Some(inm) => etag_matches(inm, &etag),
             None => req

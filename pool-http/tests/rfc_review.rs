@@ -331,3 +331,40 @@ fn a_raw_non_ascii_byte_in_the_target_is_400() {
     );
     assert_eq!(r.text(), "GET /%D0%BF?%D1%97=1");
 }
+
+#[test]
+fn if_match_and_if_unmodified_since_that_fail_give_412() {
+    let s = files("412");
+    let etag = req(&s, "GET", "/digits.txt", "")
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    let cases = [
+        ("If-Match: \"nope\"\r\n".to_owned(), 412),
+        (format!("If-Match: \"x\", {etag}\r\n"), 200),
+        ("If-Match: *\r\n".to_owned(), 200),
+        // If-Match uses the strong comparison: a weak tag never matches.
+        (format!("If-Match: W/{etag}\r\n"), 412),
+        (
+            "If-Unmodified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\n".to_owned(),
+            412,
+        ),
+        (
+            "If-Unmodified-Since: Fri, 01 Jan 2100 00:00:00 GMT\r\n".to_owned(),
+            200,
+        ),
+        // An invalid date is ignored; If-Match wins over If-Unmodified-Since.
+        ("If-Unmodified-Since: yesterday\r\n".to_owned(), 200),
+        (
+            format!("If-Match: {etag}\r\nIf-Unmodified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\n"),
+            200,
+        ),
+    ];
+    for (extra, status) in cases {
+        assert_eq!(
+            req(&s, "GET", "/digits.txt", &extra).status,
+            status,
+            "{extra}"
+        );
+    }
+}
