@@ -108,6 +108,18 @@ impl Handler for StaticFiles {
             }
             Err(status) => return simple(res, status),
         };
+        // Opened for HEAD too, so that HEAD answers what GET would (nginx: 403 when the file
+        // cannot be read, not a 500).
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                return simple(res, StatusCode::FORBIDDEN);
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return simple(res, StatusCode::NOT_FOUND);
+            }
+            Err(e) => return Err(e.into()),
+        };
         let len = meta.len();
         let mtime = meta.modified().unwrap_or(UNIX_EPOCH);
         let secs = mtime.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
@@ -172,11 +184,7 @@ impl Handler for StaticFiles {
                 }
             }
         }
-        let mut f = if is_head {
-            None
-        } else {
-            Some(File::open(&path)?)
-        };
+        let mut f = if is_head { None } else { Some(file) };
         let mut buf = Vec::new();
         match ranges.as_slice() {
             [] => {

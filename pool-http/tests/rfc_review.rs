@@ -368,3 +368,26 @@ fn if_match_and_if_unmodified_since_that_fail_give_412() {
         );
     }
 }
+
+/// nginx answers 403 for a file it may not read. As root every file is readable, so there the
+/// test checks the file is served; as any other user it checks the 403.
+#[cfg(unix)]
+#[test]
+fn a_file_the_server_may_not_read_is_403_not_500() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = root("unreadable");
+    let file = dir.join("locked.txt");
+    std::fs::write(&file, "locked").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let readable = std::fs::File::open(&file).is_ok();
+    let s = serve(StaticFiles::new(&dir).unwrap(), Config::default());
+    for m in ["GET", "HEAD"] {
+        let r = req(&s, m, "/locked.txt", "");
+        if readable {
+            assert_eq!(r.status, 200, "{m}");
+        } else {
+            assert_eq!(r.status, 403, "{m}");
+            assert!(r.header("etag").is_none());
+        }
+    }
+}
