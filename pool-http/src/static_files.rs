@@ -1,6 +1,7 @@
 //! A static-file handler (`--root DIR`), nginx-like: GET and HEAD only, nothing outside the root
 //! (`..`, encoded dots and slashes, NUL, symlinks leading out), no listings, validators
-//! (`Last-Modified`, `ETag`) with their conditional requests, single byte ranges, and files
+//! (`Last-Modified`, `ETag`) with their conditional requests (412, 304), byte ranges (206,
+//! multipart for several, 416), directories redirected to their slash form (301), and files
 //! streamed in pieces, never read whole.
 
 use std::fs::{File, Metadata};
