@@ -391,3 +391,23 @@ fn a_file_the_server_may_not_read_is_403_not_500() {
         }
     }
 }
+
+#[test]
+fn a_head_request_the_loop_refuses_gets_no_body() {
+    let s = serve(echo_target, Config::default());
+    let out = exchange(
+        s.local_addr(),
+        b"HEAD / HTTP/1.1\r\nHost: t\r\nExpect: nope\r\n\r\n",
+    );
+    assert!(out.starts_with("HTTP/1.1 417 "), "{out}");
+    assert!(out.contains("Content-Length: "), "{out}");
+    assert!(
+        out.ends_with("\r\n\r\n"),
+        "no content after the head: {out}"
+    );
+    let out = exchange(
+        s.local_addr(),
+        b"GET / HTTP/1.1\r\nHost: t\r\nExpect: nope\r\n\r\n",
+    );
+    assert!(out.ends_with("</html>\n"), "{out}");
+}
