@@ -73,6 +73,10 @@ pub(crate) struct Io<'a> {
     blocking: std::cell::Cell<bool>,
     cut: &'a AtomicBool,
     timeout: Duration,
+    /// The client asked for `100 Continue` and has not been sent it: it holds its body back,
+    /// so a response built now leaves the body unread and must close (set by the body reader,
+    /// read by the response writer; both hold this `Io`).
+    pub(crate) continue_pending: std::cell::Cell<bool>,
 }
 
 impl<'a> Io<'a> {
@@ -82,6 +86,7 @@ impl<'a> Io<'a> {
             blocking: std::cell::Cell::new(false),
             cut,
             timeout,
+            continue_pending: std::cell::Cell::new(false),
         }
     }
 

@@ -177,6 +177,11 @@ pub fn parse_head(
     let (Some(method), Some(target)) = (req.method, req.path) else {
         return bad("malformed request line");
     };
+    if method.bytes().any(|b| b.is_ascii_lowercase()) {
+        // Methods are case-sensitive and every registered one is uppercase: `GeT` is a
+        // client's mistake, refused as cheroot and nginx refuse it (not a 405 or 501).
+        return bad("method with lowercase letters");
+    }
     let method_r = span(method.as_bytes());
     let target_r = span(target.as_bytes());
     check_target(method.as_bytes(), target.as_bytes())?;
@@ -285,9 +290,9 @@ fn check_version(buf: &mut [u8], start: usize, line_end: usize) -> Result<u8, Re
             buf[at] = b'1';
             Ok(1)
         }
-        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
-            if major.is_ascii_digit() && minor.is_ascii_digit() =>
-        {
+        [b'H', b'T', b'T', b'P', b'/', rest @ ..] if is_other_major(rest) => {
+            // A well-formed version of another major (`HTTP/2.0`, `HTTP/2.15`, `HTTP/10.0`):
+            // 505, as cheroot and nginx answer (RFC 9110 §15.6.6), not a syntax error.
             reject(
                 StatusCode::HTTP_VERSION_NOT_SUPPORTED,
                 "unsupported HTTP version",
@@ -295,6 +300,16 @@ fn check_version(buf: &mut [u8], start: usize, line_end: usize) -> Result<u8, Re
         }
         _ => bad("malformed HTTP version"),
     }
+}
+
+/// `major "." minor`, both digits, the major not `1`: a version we do not speak.
+fn is_other_major(v: &[u8]) -> bool {
+    let Some(dot) = v.iter().position(|&b| b == b'.') else {
+        return false;
+    };
+    let (major, minor) = (&v[..dot], &v[dot + 1..]);
+    let digits = |s: &[u8]| !s.is_empty() && s.len() <= 3 && s.iter().all(u8::is_ascii_digit);
+    digits(major) && digits(minor) && major != b"1"
 }
 
 /// Finds the end of the head (the index after its empty line), scanning from the CR that ends
@@ -332,8 +347,14 @@ fn check_target(method: &[u8], target: &[u8]) -> Result<(), Rejection> {
     if target.contains(&b'#') {
         return bad("fragment in the request target");
     }
-    if method == b"CONNECT" {
-        // authority-form: host:port
+    if !target.is_ascii() {
+        // A URI is ASCII (RFC 3986); raw UTF-8 must be percent-encoded. httparse lets it
+        // through, cheroot refuses it ("Malformed Request-URI").
+        return bad("non-ASCII byte in the request target");
+    }
+    if method == b"CONNECT" && !target.starts_with(b"/") {
+        // authority-form: host:port. An origin-form CONNECT goes on to the handler, which
+        // refuses the method (cheroot and nginx answer `CONNECT /x` with 405).
         return match target.iter().rposition(|&b| b == b':') {
             Some(c) if c > 0 && c + 1 < target.len() && !target.contains(&b'/') => Ok(()),
             _ => bad("CONNECT needs an authority-form target"),

@@ -70,6 +70,22 @@ impl<'a> Request<'a> {
         t.split('?').next().unwrap_or(t)
     }
 
+    /// The host the request is for (RFC 9112 §3.2.2, §3.3): the authority of an absolute-form
+    /// target, which overrides any `Host` field; the target itself for CONNECT's
+    /// authority-form; otherwise the `Host` field (`None` for an HTTP/1.0 request without one).
+    pub fn host(&self) -> Option<&str> {
+        let t = self.target();
+        if !t.starts_with('/') && t != "*" {
+            if let Some(i) = t.find("://") {
+                let after = &t[i + 3..];
+                let end = after.find(['/', '?']).unwrap_or(after.len());
+                return Some(&after[..end]);
+            }
+            return Some(t);
+        }
+        self.header_str("host")
+    }
+
     /// The query, without its `?`.
     pub fn query(&self) -> Option<&str> {
         self.target().split_once('?').map(|(_, q)| q)
@@ -200,6 +216,8 @@ impl<'a> Body<'a> {
             Framing::Length(n) => State::Length(n),
             Framing::Chunked => State::Chunked(ChunkedDecoder::new(max_body)),
         };
+        io.continue_pending
+            .set(expect_continue && framing != Framing::None);
         Body {
             io,
             rest,
@@ -277,6 +295,7 @@ impl<'a> Body<'a> {
 
     fn send_continue(&mut self) -> io::Result<()> {
         self.continue_pending = false;
+        self.io.continue_pending.set(false);
         if !self.head_sent.get() {
             self.io.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
         }

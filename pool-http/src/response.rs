@@ -190,7 +190,10 @@ impl<'a> Response<'a> {
     }
 
     fn build_head(&mut self, len: Option<u64>) {
-        if self.stopping.load(Ordering::Relaxed) {
+        if self.stopping.load(Ordering::Relaxed) || self.io.continue_pending.get() {
+            // A client still waiting for `100 Continue` holds its body back: answering now
+            // leaves the body unread, so the connection closes, and the head says so
+            // (RFC 9110 §10.1.1).
             self.keep_alive = false;
         }
         let out = &mut *self.out;
@@ -242,7 +245,7 @@ impl<'a> Response<'a> {
         if !self.keep_alive {
             out.extend_from_slice(b"Connection: close\r\n");
         } else if self.minor == 0 {
-            out.extend_from_slice(b"Connection: keep-alive\r\n");
+            out.extend_from_slice(b"Connection: Keep-Alive\r\n");
         }
         out.extend_from_slice(b"\r\n");
     }

@@ -620,6 +620,17 @@ impl Loop {
         self.shared.stats.refused(status.as_u16());
         tracing::info!(target: "pool_http::access", peer = %conn.peer, status = status.as_u16(), "refused: {reason}");
         let page = error_page(status, None);
+        // A response to HEAD has no content (RFC 9110 §9.3.2), refusals included.
+        let sent = &conn.buf.data[..conn.buf.end];
+        let lines = sent
+            .iter()
+            .take_while(|&&b| b == b'\r' || b == b'\n')
+            .count();
+        let body = if sent[lines..].starts_with(b"HEAD ") {
+            ""
+        } else {
+            page.as_str()
+        };
         let mut out = Vec::with_capacity(256 + page.len());
         out.extend_from_slice(
             format!(
@@ -632,7 +643,7 @@ impl Loop {
         crate::date::append_now(&mut out);
         out.extend_from_slice(
             format!(
-                "\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+                "\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 page.len()
             )
             .as_bytes(),

@@ -1,6 +1,7 @@
 //! A static-file handler (`--root DIR`), nginx-like: GET and HEAD only, nothing outside the root
 //! (`..`, encoded dots and slashes, NUL, symlinks leading out), no listings, validators
-//! (`Last-Modified`, `ETag`) with their conditional requests, single byte ranges, and files
+//! (`Last-Modified`, `ETag`) with their conditional requests (412, 304), byte ranges (206,
+//! multipart for several, 416), directories redirected to their slash form (301), and files
 //! streamed in pieces, never read whole.
 
 use std::fs::{File, Metadata};
@@ -41,8 +42,10 @@ impl StaticFiles {
         &self.root
     }
 
-    /// The file for a request path, or the status that refuses it.
-    fn resolve(&self, path: &str) -> Result<(PathBuf, Metadata), StatusCode> {
+    /// The file for a request path, or the status that refuses it. A directory named without
+    /// its trailing slash is `Ok(None)`: nginx redirects it to the slash form (so that relative
+    /// links in its index resolve), with or without an index.
+    fn resolve(&self, path: &str) -> Result<Option<(PathBuf, Metadata)>, StatusCode> {
         let mut file = self.root.clone();
         let ends_with_slash = path.ends_with('/');
         for raw in path.split('/') {
@@ -61,10 +64,17 @@ impl StaticFiles {
         let mut meta = std::fs::metadata(&file).map_err(|_| StatusCode::NOT_FOUND)?;
         if meta.is_dir() {
             if !ends_with_slash {
-                // nginx redirects to the slash form; with no index we would 404 anyway.
+                let real = file.canonicalize().map_err(|_| StatusCode::NOT_FOUND)?;
+                if !real.starts_with(&self.root) {
+                    return Err(StatusCode::FORBIDDEN);
+                }
+                return Ok(None);
             }
             file.push("index.html");
             meta = std::fs::metadata(&file).map_err(|_| StatusCode::NOT_FOUND)?;
+        } else if ends_with_slash {
+            // `/file.txt/` names a directory that is not there (nginx: ENOTDIR, 404).
+            return Err(StatusCode::NOT_FOUND);
         }
         if !meta.is_file() {
             return Err(StatusCode::NOT_FOUND);
@@ -74,7 +84,7 @@ impl StaticFiles {
         if !real.starts_with(&self.root) {
             return Err(StatusCode::FORBIDDEN);
         }
-        Ok((real, meta))
+        Ok(Some((real, meta)))
     }
 }
 
@@ -87,8 +97,29 @@ impl Handler for StaticFiles {
             return simple(res, StatusCode::METHOD_NOT_ALLOWED);
         }
         let (path, meta) = match self.resolve(req.path()) {
-            Ok(found) => found,
+            Ok(Some(found)) => found,
+            Ok(None) => {
+                let mut location = format!("{}/", req.path());
+                if let Some(q) = req.query() {
+                    location.push('?');
+                    location.push_str(q);
+                }
+                res.header("Location", location)?;
+                return simple(res, StatusCode::MOVED_PERMANENTLY);
+            }
             Err(status) => return simple(res, status),
+        };
+        // Opened for HEAD too, so that HEAD answers what GET would (nginx: 403 when the file
+        // cannot be read, not a 500).
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                return simple(res, StatusCode::FORBIDDEN);
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return simple(res, StatusCode::NOT_FOUND);
+            }
+            Err(e) => return Err(e.into()),
         };
         let len = meta.len();
         let mtime = meta.modified().unwrap_or(UNIX_EPOCH);
@@ -97,7 +128,27 @@ impl Handler for StaticFiles {
         let last_modified =
             httpdate::fmt_http_date(UNIX_EPOCH + std::time::Duration::from_secs(secs));
 
-        // Conditional requests (RFC 9110 §13.2.2): If-None-Match wins over If-Modified-Since.
+        // Conditional requests in the order of RFC 9110 §13.2.2: If-Match, else
+        // If-Unmodified-Since (412 when they fail, as nginx answers); then If-None-Match, which
+        // wins over If-Modified-Since (304).
+        let modified = UNIX_EPOCH + std::time::Duration::from_secs(secs);
+        let precondition_failed = match req.header_str("if-match") {
+            Some(im) => {
+                let im = im.trim();
+                im != "*"
+                    && !im
+                        .split(',')
+                        .map(str::trim)
+                        .any(|t| !t.starts_with("W/") && t == etag)
+            }
+            None => req
+                .header_str("if-unmodified-since")
+                .and_then(|v| httpdate::parse_http_date(v).ok())
+                .is_some_and(|since| modified > since),
+        };
+        if precondition_failed {
+            return simple(res, StatusCode::PRECONDITION_FAILED);
+        }
         let not_modified = match req.header_str("if-none-match") {
             Some(inm) => etag_matches(inm, &etag),
             None => req
@@ -111,10 +162,11 @@ impl Handler for StaticFiles {
             res.set_status(StatusCode::NOT_MODIFIED);
             return Ok(res.finish()?);
         }
-        res.header("Content-Type", content_type(&path))?;
         res.header("Accept-Ranges", "bytes")?;
+        let ctype = content_type(&path);
 
-        let mut range = None;
+        // Range (RFC 9110 §14.2), evaluated after the conditionals, as nginx does it.
+        let mut ranges = Vec::new();
         if let Some(r) = req.header_str("range") {
             let if_range_ok = match req.header_str("if-range") {
                 None => true,
@@ -123,46 +175,99 @@ impl Handler for StaticFiles {
                     .is_ok_and(|d| d == UNIX_EPOCH + std::time::Duration::from_secs(secs)),
             };
             if if_range_ok {
-                match parse_range(r, len) {
+                match parse_ranges(r, len) {
                     RangeSpec::Ignore => {}
                     RangeSpec::Unsatisfiable => {
-                        res.set_status(StatusCode::RANGE_NOT_SATISFIABLE);
                         res.header("Content-Range", format!("bytes */{len}"))?;
                         return simple(res, StatusCode::RANGE_NOT_SATISFIABLE);
                     }
-                    RangeSpec::Bytes(a, b) => range = Some((a, b)),
+                    RangeSpec::Bytes(list) => ranges = list,
                 }
             }
         }
-        let (start, count) = match range {
-            Some((a, b)) => {
+        let mut f = if is_head { None } else { Some(file) };
+        let mut buf = Vec::new();
+        match ranges.as_slice() {
+            [] => {
+                res.header("Content-Type", ctype)?;
+                res.start(Some(len))?;
+                if let Some(f) = f.as_mut() {
+                    copy_range(f, 0, len, &mut buf, res)?;
+                }
+            }
+            &[(a, b)] => {
                 res.set_status(StatusCode::PARTIAL_CONTENT);
+                res.header("Content-Type", ctype)?;
                 res.header("Content-Range", format!("bytes {a}-{b}/{len}"))?;
-                (a, b - a + 1)
+                res.start(Some(b - a + 1))?;
+                if let Some(f) = f.as_mut() {
+                    copy_range(f, a, b - a + 1, &mut buf, res)?;
+                }
             }
-            None => (0, len),
-        };
-        res.start(Some(count))?;
-        if is_head {
-            return Ok(res.finish()?);
-        }
-        let mut f = File::open(&path)?;
-        if start > 0 {
-            f.seek(SeekFrom::Start(start))?;
-        }
-        let mut left = count;
-        let mut buf = vec![0u8; 64 * 1024];
-        while left > 0 {
-            let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-            let n = f.read(&mut buf[..want])?;
-            if n == 0 {
-                return Err("the file shrank while it was sent".into());
+            many => {
+                // multipart/byteranges (RFC 9110 §14.6), laid out as nginx lays it out.
+                let boundary = boundary();
+                let part_head = |a: u64, b: u64| {
+                    format!(
+                        "\r\n--{boundary}\r\nContent-Type: {ctype}\r\nContent-Range: bytes {a}-{b}/{len}\r\n\r\n"
+                    )
+                };
+                let tail = format!("\r\n--{boundary}--\r\n");
+                let total = many.iter().fold(tail.len() as u64, |t, &(a, b)| {
+                    t + part_head(a, b).len() as u64 + (b - a + 1)
+                });
+                res.set_status(StatusCode::PARTIAL_CONTENT);
+                res.header(
+                    "Content-Type",
+                    format!("multipart/byteranges; boundary={boundary}"),
+                )?;
+                res.start(Some(total))?;
+                if let Some(f) = f.as_mut() {
+                    for &(a, b) in many {
+                        res.write_all(part_head(a, b).as_bytes())?;
+                        copy_range(f, a, b - a + 1, &mut buf, res)?;
+                    }
+                    res.write_all(tail.as_bytes())?;
+                }
             }
-            res.write_all(&buf[..n])?;
-            left -= n as u64;
         }
         Ok(res.finish()?)
     }
+}
+
+/// Streams `count` bytes of `f` from `start` in 64 KiB pieces.
+fn copy_range(
+    f: &mut File,
+    start: u64,
+    count: u64,
+    buf: &mut Vec<u8>,
+    res: &mut Response<'_>,
+) -> Result<(), HandlerError> {
+    buf.resize(64 * 1024, 0);
+    f.seek(SeekFrom::Start(start))?;
+    let mut left = count;
+    while left > 0 {
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = f.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err("the file shrank while it was sent".into());
+        }
+        res.write_all(&buf[..n])?;
+        left -= n as u64;
+    }
+    Ok(())
+}
+
+/// A multipart boundary: 16 random hex digits no file is likely to hold at a line start.
+fn boundary() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    format!("{:016x}", h.finish())
 }
 
 /// A short HTML page for `status` (the headers already set stay).
@@ -212,19 +317,24 @@ fn etag_matches(header: &str, etag: &str) -> bool {
 enum RangeSpec {
     Ignore,
     Unsatisfiable,
-    Bytes(u64, u64),
+    /// Satisfiable ranges, `(first, last)` inclusive, in the order asked.
+    Bytes(Vec<(u64, u64)>),
 }
 
-/// One `bytes=` range (RFC 9110 §14.1.2). Several ranges, other units or bad syntax are
-/// ignored (the whole file is sent), as the RFC allows.
-fn parse_range(v: &str, len: u64) -> RangeSpec {
-    let Some(spec) = v.trim().strip_prefix("bytes=") else {
-        return RangeSpec::Ignore;
-    };
-    if spec.contains(',') {
-        return RangeSpec::Ignore;
-    }
-    let Some((a, b)) = spec.trim().split_once('-') else {
+/// More ranges than this in one request and the whole file is sent instead.
+const MAX_RANGES: usize = 64;
+
+/// A `bytes=` range set (RFC 9110 §14.1.2; the unit is case-insensitive), as nginx reads it:
+/// ranges that start past the end are dropped, none left is 416, ranges that add up to more
+/// than the file (overlaps) get the whole file. Other units, bad syntax and `last < first`
+/// make the field invalid, so it is ignored (the whole file is sent), as the RFC says.
+fn parse_ranges(v: &str, len: u64) -> RangeSpec {
+    let v = v.trim();
+    let Some(spec) = v
+        .get(..6)
+        .filter(|u| u.eq_ignore_ascii_case("bytes="))
+        .map(|_| &v[6..])
+    else {
         return RangeSpec::Ignore;
     };
     let num = |s: &str| -> Option<u64> {
@@ -234,24 +344,49 @@ fn parse_range(v: &str, len: u64) -> RangeSpec {
             s.parse().ok()
         }
     };
-    match (a.is_empty(), num(a), num(b)) {
-        (true, _, Some(suffix)) => {
-            if suffix == 0 || len == 0 {
-                RangeSpec::Unsatisfiable
-            } else {
-                RangeSpec::Bytes(len.saturating_sub(suffix), len - 1)
-            }
+    let mut out = Vec::new();
+    let mut sum = 0u64;
+    let mut seen = 0;
+    for item in spec.split(',').map(str::trim) {
+        if item.is_empty() {
+            continue; // empty list elements are allowed (RFC 9110 §5.6.1)
         }
-        (false, Some(first), last) if b.is_empty() || last.is_some() => {
-            if last.is_some_and(|l| l < first) {
-                return RangeSpec::Ignore;
-            }
-            if first >= len {
-                return RangeSpec::Unsatisfiable;
-            }
-            RangeSpec::Bytes(first, last.map_or(len - 1, |l| l.min(len - 1)))
+        seen += 1;
+        if seen > MAX_RANGES {
+            return RangeSpec::Ignore;
         }
-        _ => RangeSpec::Ignore,
+        let Some((a, b)) = item.split_once('-') else {
+            return RangeSpec::Ignore;
+        };
+        let (first, last) = match (a.is_empty(), num(a), num(b)) {
+            (true, _, Some(suffix)) => {
+                if suffix == 0 || len == 0 {
+                    continue;
+                }
+                (len.saturating_sub(suffix), len - 1)
+            }
+            (false, Some(first), last) if b.is_empty() || last.is_some() => {
+                if last.is_some_and(|l| l < first) {
+                    return RangeSpec::Ignore;
+                }
+                if first >= len {
+                    continue;
+                }
+                (first, last.map_or(len - 1, |l| l.min(len - 1)))
+            }
+            _ => return RangeSpec::Ignore,
+        };
+        sum = sum.saturating_add(last - first + 1);
+        out.push((first, last));
+    }
+    if seen == 0 {
+        RangeSpec::Ignore
+    } else if out.is_empty() {
+        RangeSpec::Unsatisfiable
+    } else if sum > len {
+        RangeSpec::Ignore
+    } else {
+        RangeSpec::Bytes(out)
     }
 }
 
@@ -296,39 +431,41 @@ fn content_type(path: &Path) -> &'static str {
 mod tests {
     use super::*;
 
+    fn bytes(v: &str, len: u64) -> Option<Vec<(u64, u64)>> {
+        match parse_ranges(v, len) {
+            RangeSpec::Bytes(b) => Some(b),
+            _ => None,
+        }
+    }
+
     #[test]
     fn ranges_parse_as_the_rfc_says() {
+        assert_eq!(bytes("bytes=0-4", 10), Some(vec![(0, 4)]));
+        assert_eq!(bytes("bytes=5-", 10), Some(vec![(5, 9)]));
+        assert_eq!(bytes("bytes=-3", 10), Some(vec![(7, 9)]));
+        assert_eq!(bytes("bytes=8-100", 10), Some(vec![(8, 9)]));
+        assert_eq!(bytes("BYTES=1-2", 10), Some(vec![(1, 2)]));
+        assert_eq!(bytes("bytes=0-1, 3-4", 10), Some(vec![(0, 1), (3, 4)]));
+        assert_eq!(bytes("bytes=0-1,,3-4", 10), Some(vec![(0, 1), (3, 4)]));
+        assert_eq!(bytes("bytes=0-1,30-40", 10), Some(vec![(0, 1)]));
         assert!(matches!(
-            parse_range("bytes=0-4", 10),
-            RangeSpec::Bytes(0, 4)
-        ));
-        assert!(matches!(
-            parse_range("bytes=5-", 10),
-            RangeSpec::Bytes(5, 9)
-        ));
-        assert!(matches!(
-            parse_range("bytes=-3", 10),
-            RangeSpec::Bytes(7, 9)
-        ));
-        assert!(matches!(
-            parse_range("bytes=8-100", 10),
-            RangeSpec::Bytes(8, 9)
-        ));
-        assert!(matches!(
-            parse_range("bytes=10-", 10),
+            parse_ranges("bytes=10-", 10),
             RangeSpec::Unsatisfiable
         ));
         assert!(matches!(
-            parse_range("bytes=-0", 10),
+            parse_ranges("bytes=-0", 10),
             RangeSpec::Unsatisfiable
         ));
         assert!(matches!(
-            parse_range("bytes=0-1,3-4", 10),
+            parse_ranges("bytes=0-9,0-9", 10),
             RangeSpec::Ignore
         ));
-        assert!(matches!(parse_range("items=0-1", 10), RangeSpec::Ignore));
-        assert!(matches!(parse_range("bytes=5-2", 10), RangeSpec::Ignore));
-        assert!(matches!(parse_range("bytes=+1-2", 10), RangeSpec::Ignore));
+        assert!(matches!(parse_ranges("items=0-1", 10), RangeSpec::Ignore));
+        assert!(matches!(parse_ranges("bytes=5-2", 10), RangeSpec::Ignore));
+        assert!(matches!(parse_ranges("bytes=+1-2", 10), RangeSpec::Ignore));
+        assert!(matches!(parse_ranges("bytes=", 10), RangeSpec::Ignore));
+        let many = format!("bytes={}", vec!["0-0"; MAX_RANGES + 1].join(","));
+        assert!(matches!(parse_ranges(&many, 10), RangeSpec::Ignore));
     }
 
     #[test]

@@ -131,9 +131,12 @@ pub struct ServerStats {
 }
 
 impl ServerStats {
-    /// Requests received and not yet answered, cut or rejected.
+    /// Requests received and not yet answered, cut or rejected. The counters are read one by
+    /// one while workers move them, so a snapshot may show a request answered but not yet
+    /// received: that counts as none in flight, never an overflow.
     pub fn in_flight(&self) -> u64 {
-        self.received - self.answered - self.cut - self.rejected_503
+        self.received
+            .saturating_sub(self.answered + self.cut + self.rejected_503)
     }
 
     /// How many heads were refused with `status`.
