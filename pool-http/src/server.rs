@@ -51,6 +51,8 @@ pub(crate) struct Shared {
     pub(crate) handler: Box<dyn Handler>,
     pub(crate) config: Config,
     pub(crate) stats: Counters,
+    /// The stats page's last minute (sampled by the loop's sweep when the page is on).
+    pub(crate) history: crate::stats_page::History,
     /// `stop` was called: no new connections, no keep-alive.
     pub(crate) stopping: AtomicBool,
     /// The stop deadline passed: workers' socket calls fail at once.
@@ -188,6 +190,7 @@ impl Server {
             handler: Box::new(handler),
             config,
             stats: Counters::default(),
+            history: crate::stats_page::History::new(Instant::now()),
             stopping: AtomicBool::new(false),
             cut: AtomicBool::new(false),
             back_tx,
@@ -743,6 +746,10 @@ impl Loop {
             }
         }
         self.publish();
+        if self.shared.config.stats_page {
+            let snapshot = self.shared.stats.snapshot(self.shared.pool.stats());
+            self.shared.history.tick(now, &snapshot);
+        }
     }
 
     fn publish(&self) {
