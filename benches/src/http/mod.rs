@@ -37,6 +37,9 @@ pub struct HttpParams {
     pub idle_connections: usize,
     /// Requests the fresh client times in the big-idle case.
     pub fresh_requests: usize,
+    /// How long the big-idle case may spend opening its connections (a server that leaves new
+    /// connections unanswered costs 2 s a batch).
+    pub idle_open_budget: Duration,
 }
 
 impl HttpParams {
@@ -58,6 +61,7 @@ impl HttpParams {
             },
             idle_connections: 10_000,
             fresh_requests: 1_000,
+            idle_open_budget: Duration::from_secs(30),
         }
     }
 
@@ -67,6 +71,7 @@ impl HttpParams {
         p.runs = 1;
         p.warm.duration = Duration::from_millis(200);
         p.load.duration = Duration::from_secs(1);
+        p.idle_open_budget = Duration::from_secs(8);
         p
     }
 }
@@ -132,8 +137,9 @@ pub fn run_section(exe: &Path, servers: &[ServerKind], mut p: HttpParams) -> Htt
             let t = Instant::now();
             let load = ServerProcess::start(exe, server)
                 .and_then(|s| harness::measure_load(&s, p.warm, p.load));
-            let idle = ServerProcess::start(exe, server)
-                .and_then(|s| harness::measure_idle(&s, p.idle_connections, p.fresh_requests));
+            let idle = ServerProcess::start(exe, server).and_then(|s| {
+                harness::measure_idle(&s, p.idle_connections, p.fresh_requests, p.idle_open_budget)
+            });
             eprintln!(
                 "[http {}/{}] {:<18} {:>6.2} s  {}  |  {}",
                 round + 1,
