@@ -238,9 +238,28 @@ fn cell(r: &HttpResults, m: HttpMetric, s: ServerKind) -> String {
             c
         }
         (Some(v), _) => format_value(m.unit(), v),
-        (None, Some(e)) => format!("failed: {}", e.replace('|', "/")),
+        (None, Some(_)) => "failed (below)".to_owned(),
         (None, None) => "—".to_owned(),
     }
+}
+
+/// Each distinct reason a server's case failed, once: `(server, case, reason)`.
+fn failures(r: &HttpResults) -> Vec<(ServerKind, &'static str, String)> {
+    let mut out: Vec<(ServerKind, &'static str, String)> = Vec::new();
+    for run in &r.runs {
+        for (case, e) in [
+            ("64 connections", run.load.as_ref().err()),
+            ("big idle", run.idle.as_ref().err()),
+        ] {
+            if let Some(e) = e {
+                let item = (run.server, case, e.replace('|', "/"));
+                if !out.contains(&item) {
+                    out.push(item);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The bar of issue 15 for one of our servers, as lines of the report.
@@ -365,6 +384,14 @@ pub fn markdown(r: &HttpResults) -> String {
         md.push('\n');
     }
     md.push('\n');
+    let failed = failures(r);
+    if !failed.is_empty() {
+        let _ = writeln!(md, "Failures:\n");
+        for (s, case, e) in failed {
+            let _ = writeln!(md, "- {}, {case}: {e}", s.name());
+        }
+        md.push('\n');
+    }
     let key = [
         HttpMetric::Rate,
         HttpMetric::PerCpu,
@@ -685,7 +712,13 @@ mod tests {
         let r = results();
         let md = markdown(&r);
         assert!(md.contains("**STARVED: 4 of 64**"), "{md}");
-        assert!(md.contains("failed: only 10 idle / connections"), "{md}");
+        assert!(md.contains("| failed (below) |"), "{md}");
+        assert_eq!(
+            md.matches("- astra, big idle: only 10 idle / connections")
+                .count(),
+            1,
+            "each reason once: {md}"
+        );
         assert!(md.contains("RLIMIT_NOFILE raised"));
         // fast: 4000 req/s against tiny_http's 6000 (i = 2): 0.67×, not the 1.5× wanted.
         assert!(
