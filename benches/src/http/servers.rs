@@ -31,6 +31,8 @@ pub enum ServerKind {
     PoolHttpClassic,
     /// pool-http on pool-core's fast backend.
     PoolHttpFast,
+    /// pool-http on pool-iocp (the emulated completion port off Windows).
+    PoolHttpIocp,
     /// tiny_http 0.12 with a pool of `recv` threads.
     TinyHttp,
     /// astra 0.4 (blocking, on hyper).
@@ -41,9 +43,10 @@ pub enum ServerKind {
 
 impl ServerKind {
     /// Every server, workspace backends first.
-    pub const ALL: [ServerKind; 5] = [
+    pub const ALL: [ServerKind; 6] = [
         ServerKind::PoolHttpClassic,
         ServerKind::PoolHttpFast,
+        ServerKind::PoolHttpIocp,
         ServerKind::TinyHttp,
         ServerKind::Astra,
         ServerKind::Hyper,
@@ -54,6 +57,7 @@ impl ServerKind {
         match self {
             ServerKind::PoolHttpClassic => "pool-http/classic",
             ServerKind::PoolHttpFast => "pool-http/fast",
+            ServerKind::PoolHttpIocp => "pool-http/iocp",
             ServerKind::TinyHttp => "tiny_http",
             ServerKind::Astra => "astra",
             ServerKind::Hyper => "hyper",
@@ -67,16 +71,21 @@ impl ServerKind {
 
     /// Whether it is one of this workspace's (the others are peers).
     pub fn is_ours(self) -> bool {
-        matches!(self, ServerKind::PoolHttpClassic | ServerKind::PoolHttpFast)
+        matches!(
+            self,
+            ServerKind::PoolHttpClassic | ServerKind::PoolHttpFast | ServerKind::PoolHttpIocp
+        )
     }
 
     /// One line on how it is set up.
     pub fn about(self) -> String {
         let (min, max) = POOL_HTTP_WORKERS;
         match self {
-            ServerKind::PoolHttpClassic | ServerKind::PoolHttpFast => format!(
-                "pool-http: one mio loop thread owns idle and half-read connections; {min}..{max} pool workers answer"
-            ),
+            ServerKind::PoolHttpClassic | ServerKind::PoolHttpFast | ServerKind::PoolHttpIocp => {
+                format!(
+                    "pool-http: one mio loop thread owns idle and half-read connections; {min}..{max} pool workers answer"
+                )
+            }
             ServerKind::TinyHttp => format!(
                 "tiny_http 0.12: its connection threads parse; {TINY_HTTP_WORKERS} threads take requests with `recv` and respond"
             ),
@@ -109,13 +118,17 @@ pub fn serve(kind: ServerKind) -> io::Result<()> {
         });
     };
     match kind {
-        ServerKind::PoolHttpClassic | ServerKind::PoolHttpFast => {
+        ServerKind::PoolHttpClassic | ServerKind::PoolHttpFast | ServerKind::PoolHttpIocp => {
             let (min, max) = POOL_HTTP_WORKERS;
             let b = pool_core::Builder::new().min(min).max(max).capacity(1024);
-            let pool: Arc<dyn pool_core::Pool> = if kind == ServerKind::PoolHttpClassic {
-                Arc::new(b.classic().map_err(io::Error::other)?)
-            } else {
-                Arc::new(b.fast().map_err(io::Error::other)?)
+            let pool: Arc<dyn pool_core::Pool> = match kind {
+                ServerKind::PoolHttpClassic => Arc::new(b.classic().map_err(io::Error::other)?),
+                ServerKind::PoolHttpFast => Arc::new(b.fast().map_err(io::Error::other)?),
+                _ => Arc::new(
+                    pool_iocp::IocpBuilder::from_builder(b)
+                        .build()
+                        .map_err(io::Error::other)?,
+                ),
             };
             let config = pool_http::Config {
                 keep_alive_timeout: KEEP_ALIVE,
