@@ -30,6 +30,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cpu;
+pub mod http;
 pub mod machine;
 pub mod peers;
 pub mod report;

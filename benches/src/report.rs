@@ -411,6 +411,11 @@ fn json_number(v: Option<f64>, decimals: usize) -> String {
 /// it), with `median_ns` or `jobs_per_s`, `waiter` in W2's records, and `ratio_to` mapping each
 /// peer to a ratio (`null` where undefined or infinite).
 pub fn json(r: &Results) -> String {
+    json_with(r, &[])
+}
+
+/// [`json`] with `extra` records (already rendered, e.g. the HTTP section's) after the pools'.
+pub fn json_with(r: &Results, extra: &[String]) -> String {
     let m = &r.machine;
     let mut j = String::new();
     j.push_str("{\n");
@@ -491,6 +496,7 @@ pub fn json(r: &Results) -> String {
             ));
         }
     }
+    records.extend_from_slice(extra);
     j.push_str(&records.join(",\n"));
     j.push_str("\n  ]\n}\n");
     j

@@ -25,6 +25,10 @@ pub struct Config {
     pub linger: Duration,
     /// Show a handler's panic or error text in the 500 page (off by default: never to anyone).
     pub debug_errors: bool,
+    /// Answer `GET /_stats` (HTML) and `GET /_stats.json` with the live figures before the
+    /// handler sees them (off by default in the library; the binary turns it on unless
+    /// `--no-stats`). The page never shows request contents.
+    pub stats_page: bool,
 }
 
 impl Default for Config {
@@ -38,6 +42,7 @@ impl Default for Config {
             io_timeout: Duration::from_secs(30),
             linger: Duration::from_secs(2),
             debug_errors: false,
+            stats_page: false,
         }
     }
 }

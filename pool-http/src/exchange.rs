@@ -64,7 +64,8 @@ fn exchange(shared: &Shared, conn: &mut Conn, head: &Head) -> bool {
         keep_alive,
     );
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        shared.handler.handle(&mut req, &mut res)
+        crate::stats_page::serve(shared, &req, &mut res)
+            .unwrap_or_else(|| shared.handler.handle(&mut req, &mut res))
     }));
     let failure: Option<String> = match outcome {
         Ok(Ok(())) => res.finish().err().map(|e| e.to_string()),

@@ -52,6 +52,7 @@ mod response;
 mod server;
 mod static_files;
 mod stats;
+mod stats_page;
 
 pub use chunked::{ChunkError, ChunkedDecoder};
 pub use config::Config;
@@ -61,6 +62,7 @@ pub use response::{InvalidHeader, Response};
 pub use server::{ServeError, Server, StopReport};
 pub use static_files::StaticFiles;
 pub use stats::ServerStats;
+pub use stats_page::{STATS_JSON_PATH, STATS_PATH};
 
 /// What a handler returns on failure: the client gets a `500` (the text only with
 /// `Config::debug_errors`), or a closed connection if the response head was already sent.

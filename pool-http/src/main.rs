@@ -49,6 +49,9 @@ struct Args {
     /// Show a handler's panic text in 500 pages (never do this facing the public).
     #[arg(long)]
     debug_errors: bool,
+    /// Do not serve the live stats page (`/_stats`, `/_stats.json`).
+    #[arg(long)]
+    no_stats: bool,
     /// The directory to serve.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs"))]
     root: PathBuf,
@@ -155,6 +158,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         keep_alive_timeout: args.keep_alive_timeout,
         queue_timeout: args.queue_timeout,
         debug_errors: args.debug_errors,
+        stats_page: !args.no_stats,
         ..Config::default()
     };
     let (tx, rx) = crossbeam_channel::bounded(1);

@@ -7,7 +7,9 @@
 //! ```
 //!
 //! Options: `--runs N`, `--reps N`, `--only NAME,NAME` (subjects), `--docs DIR`, `--json PATH`,
-//! `--cell-timeout SECS`. Each (workload, subject) cell runs in a child process of this binary
+//! `--cell-timeout SECS`, `--no-http` (skip the HTTP section), `--http-only` (only the HTTP
+//! section; the pool tables stay empty), `--http-servers NAME,NAME`. The HTTP section (`benches::http`) runs each server in
+//! a child process of this binary (`--serve NAME`) and writes `docs/benchmarks-http.svg`. Each (workload, subject) cell runs in a child process of this binary
 //! (`--cell GROUP SUBJECT`): every pool starts from a clean process, the process CPU clock sees
 //! only that pool, and `blocking` (sized once per process from `BLOCKING_MAX_THREADS`) gets each
 //! workload's size. The report never asserts numbers; a cell that fails or times out is shown as
@@ -22,6 +24,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 use std::{env, fs, thread};
 
+use benches::http::{self, HttpParams, servers::ServerKind};
 use benches::machine::Machine;
 use benches::report::{self, Cell, Results};
 use benches::stats::median;
@@ -39,10 +42,16 @@ struct Args {
     cell_timeout: Duration,
     /// Internal: measure one cell and print `metric value` lines.
     cell: Option<(String, String)>,
+    /// Internal: run one HTTP server until stdin closes.
+    serve: Option<String>,
+    no_http: bool,
+    http_only: bool,
+    /// The HTTP servers to measure (all by default).
+    http_servers: Vec<ServerKind>,
 }
 
 const USAGE: &str = "usage: report [--quick] [--runs N] [--reps N] [--only NAME,NAME] \
-    [--docs DIR] [--json PATH] [--cell-timeout SECS]";
+    [--docs DIR] [--json PATH] [--cell-timeout SECS] [--no-http | --http-only] [--http-servers NAME,NAME]";
 
 fn parse_args() -> Result<Args, String> {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -58,6 +67,10 @@ fn parse_args() -> Result<Args, String> {
         json: target_dir(&workspace).join("bench-report.json"),
         cell_timeout: Duration::from_secs(120),
         cell: None,
+        serve: None,
+        no_http: false,
+        http_only: false,
+        http_servers: ServerKind::ALL.to_vec(),
     };
     let mut it = env::args().skip(1);
     let number = |v: Option<String>, flag: &str| -> Result<usize, String> {
@@ -84,6 +97,26 @@ fn parse_args() -> Result<Args, String> {
                 let g = it.next().ok_or(USAGE)?;
                 let s = it.next().ok_or(USAGE)?;
                 args.cell = Some((g, s));
+            }
+            "--serve" => args.serve = Some(it.next().ok_or(USAGE)?),
+            "--no-http" => args.no_http = true,
+            "--http-only" => args.http_only = true,
+            "--http-servers" => {
+                let v = it
+                    .next()
+                    .ok_or(format!("--http-servers needs names\n{USAGE}"))?;
+                args.http_servers = v
+                    .split(',')
+                    .map(|n| {
+                        ServerKind::from_name(n).ok_or_else(|| {
+                            let all: Vec<&str> = ServerKind::ALL.iter().map(|k| k.name()).collect();
+                            format!(
+                                "--http-servers: no server {n:?} (one of {})",
+                                all.join(", ")
+                            )
+                        })
+                    })
+                    .collect::<Result<_, _>>()?;
             }
             "-h" | "--help" => return Err(USAGE.to_owned()),
             // `cargo bench` passes `--bench` to every target it runs.
@@ -121,6 +154,19 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(name) = &args.serve {
+        let Some(kind) = ServerKind::from_name(name) else {
+            eprintln!("no server {name:?}");
+            return ExitCode::from(2);
+        };
+        return match http::servers::serve(kind) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{name}: {e}");
+                ExitCode::from(3)
+            }
+        };
+    }
     let params = if args.quick {
         Params::quick()
     } else {
@@ -207,7 +253,7 @@ fn report(args: &Args, p: &Params) -> Result<(), String> {
     let mut cells: BTreeMap<(Metric, &'static str), Cell> = BTreeMap::new();
     let mut baseline = Vec::new();
     let started = Instant::now();
-    for run in 0..args.runs {
+    for run in 0..if args.http_only { 0 } else { args.runs } {
         // W5's floor: this process, no pool, nothing running, the same window.
         let floor: Vec<f64> = (0..args.reps)
             .filter_map(|_| idle_cpu(p.w5_window))
@@ -258,10 +304,36 @@ fn report(args: &Args, p: &Params) -> Result<(), String> {
         cells,
         idle_baseline_ns: median(&baseline),
     };
-    let md = report::markdown(&results);
+    let mut md = report::markdown(&results);
+    let mut extra = Vec::new();
+    if !args.no_http {
+        let mut hp = if args.quick {
+            HttpParams::quick()
+        } else {
+            HttpParams::full()
+        };
+        hp.runs = args.runs;
+        let t = Instant::now();
+        let h = http::run_section(&exe, &args.http_servers, hp);
+        eprintln!(
+            "http section measured in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+        md.push_str(&http::render::markdown(&h));
+        let m = &results.machine;
+        let machine = format!(
+            "{}, {} cores, kernel {}, {}",
+            m.cpu_model, m.cores, m.kernel, m.date
+        );
+        write(
+            &args.docs.join("benchmarks-http.svg"),
+            &http::render::svg(&h, &machine),
+        )?;
+        extra = http::render::json_records(&h);
+    }
     write(&args.docs.join("benchmarks.md"), &md)?;
     write(&args.docs.join("benchmarks.svg"), &report::svg(&results))?;
-    write(&args.json, &report::json(&results))?;
+    write(&args.json, &report::json_with(&results, &extra))?;
     print!("{md}");
     Ok(())
 }
