@@ -229,7 +229,7 @@ impl Shared {
         st.next_job += 1;
         if job.has_control() {
             let sink: DynArc<dyn CancelSink> = DynArc::new(Sink(Arc::clone(sh)));
-            if !job.enqueue(id, &sink) {
+            if !job.enqueue(id, &sink, st.phase == PoolState::Created) {
                 st.cancelled += 1;
                 return id;
             }
@@ -534,6 +534,42 @@ impl CancelSink for Sink {
 
     fn cancelled_drop_panicked(&self) {
         lock(&self.0.state).hook_panics += 1;
+    }
+
+    fn run_unstarted(
+        &self,
+        id: JobId,
+        decide: &mut dyn FnMut(bool) -> bool,
+        run: &mut dyn FnMut() -> bool,
+    ) -> bool {
+        let sh = &self.0;
+        let mut st = lock(&sh.state);
+        if !decide(st.phase == PoolState::Created) {
+            return false;
+        }
+        // Still queued (a hand-back or a start would have needed this lock): it leaves the
+        // queue now, run by its joiner, as a `CallerRuns` job is.
+        let pos = st
+            .queue
+            .iter()
+            .position(|m| matches!(m, Msg::Job(j, _) if *j == id));
+        let shell = pos.and_then(|p| st.queue.remove(p));
+        st.num_queued -= 1;
+        st.caller_runs += 1;
+        sh.room_changed(&st);
+        drop(st);
+        let (panicked, hook_panics) = sh.cfg.run_hooked(id, run);
+        // The closure ran out of the task; dropping the shell does nothing more.
+        drop(shell);
+        let mut st = lock(&sh.state);
+        st.hook_panics += hook_panics;
+        if panicked {
+            st.panicked += 1;
+        } else {
+            st.completed += 1;
+        }
+        sh.emit(&mut st, Event::JobRanByCaller { job: id, panicked });
+        true
     }
 }
 

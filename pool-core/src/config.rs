@@ -188,6 +188,16 @@ impl Config {
         (panicked, hook_panics)
     }
 
+    /// Runs `before_job`, `run` (a job's closure, returning whether it panicked) and
+    /// `after_job` on this thread, for a job a `join` runs itself; reports (panicked, hook
+    /// panics).
+    pub(crate) fn run_hooked(&self, id: JobId, run: &mut dyn FnMut() -> bool) -> (bool, u64) {
+        let mut hook_panics = u64::from(Config::run_job_hook(&self.before_job, id));
+        let panicked = run();
+        hook_panics += u64::from(Config::run_job_hook(&self.after_job, id));
+        (panicked, hook_panics)
+    }
+
     /// Runs the worker-side hooks around a claimed job and reports (panicked, hook panics).
     pub(crate) fn run_job(&self, id: JobId, job: Job) -> (bool, u64) {
         let mut hook_panics = u64::from(Config::run_job_hook(&self.before_job, id));
@@ -351,6 +361,9 @@ impl Builder {
     /// queued, and no worker exists until `start` is called (twisted's and cheroot's
     /// queue-before-start). Without it, [`Builder::classic`] and [`Builder::fast`] return a
     /// running pool, as rayon's `build()` and `threadpool::ThreadPool::new` do.
+    ///
+    /// A job queued in a pool that was never started does not make its `join` hang: the joiner
+    /// runs it itself (`docs/semantics.md`, "`join` on a pool that was never started").
     pub fn queue_before_start(mut self) -> Self {
         self.cfg.queue_before_start = true;
         self

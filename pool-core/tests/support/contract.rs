@@ -91,6 +91,83 @@ pub fn the_builder_returns_a_running_pool<P: Pool + 'static>(make: Make<P>) {
     );
 }
 
+pub fn join_on_a_pool_never_started_runs_the_job_on_the_joiner<P: Pool + 'static>(make: Make<P>) {
+    let log = EventLog::new();
+    let hooked = Arc::new(Mutex::new(Vec::new()));
+    let (before, after) = (hooked.clone(), hooked.clone());
+    let pool = make(
+        logged(&log)
+            .fixed(1)
+            .queue_before_start()
+            .before_job(move |id| before.lock().unwrap().push(("before", id)))
+            .after_job(move |id| after.lock().unwrap().push(("after", id))),
+    );
+    let runs = Arc::new(AtomicUsize::new(0));
+    let r = runs.clone();
+    let first = pool.execute(|| ()).unwrap();
+    let h = pool
+        .submit(move || {
+            r.fetch_add(1, SeqCst);
+            std::thread::current().id()
+        })
+        .unwrap();
+    let id = h.id();
+    let boom = pool.submit(|| -> u8 { panic!("boom") }).unwrap();
+    let boom_id = boom.id();
+    // Without start, a plain join would wait forever: it runs the job on the joiner instead.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send((std::thread::current().id(), h.join().unwrap()));
+    });
+    let (joiner, ran_on) = rx
+        .recv_timeout(T)
+        .expect("join on a pool that never started hung");
+    assert_eq!(ran_on, joiner, "ran on the joiner");
+    assert!(matches!(boom.join(), Err(JoinError::Panicked(_))));
+    let s = pool.stats();
+    assert_eq!(
+        s.state,
+        PoolState::Created,
+        "a join does not start the pool"
+    );
+    assert_eq!(
+        (s.workers, s.queued),
+        (0, 1),
+        "only the joined jobs left the queue"
+    );
+    assert_eq!((s.caller_runs, s.completed, s.panicked), (2, 1, 1));
+    assert_eq!(
+        *hooked.lock().unwrap(),
+        vec![
+            ("before", id),
+            ("after", id),
+            ("before", boom_id),
+            ("after", boom_id)
+        ]
+    );
+    wait1(
+        &log,
+        |e| matches!(e, Event::JobRanByCaller { job, panicked: false } if *job == id),
+    );
+    // After a start, a join waits for the worker as usual.
+    let later = pool.submit(|| std::thread::current().id()).unwrap();
+    pool.start().unwrap();
+    assert_ne!(
+        later.join().unwrap(),
+        std::thread::current().id(),
+        "ran on the worker"
+    );
+    assert!(pool.stop(T).is_clean());
+    let s = pool.stats();
+    assert_eq!((s.completed, s.panicked, s.caller_runs), (3, 1, 2));
+    assert_eq!(runs.load(SeqCst), 1, "the joined job ran once");
+    assert!(
+        log.events()
+            .iter()
+            .any(|e| matches!(e, Event::JobFinished { job, .. } if *job == first))
+    );
+}
+
 pub fn second_start_is_an_error<P: Pool + 'static>(make: Make<P>) {
     let pool = make(Builder::new().fixed(1));
     assert!(matches!(pool.start(), Err(StartError::AlreadyStarted)));

@@ -82,6 +82,7 @@ macro_rules! contract_suite {
             work_queued_before_start_creates_exactly_min_backlog_max_workers,
             start_with_empty_backlog_creates_min_workers,
             the_builder_returns_a_running_pool,
+            join_on_a_pool_never_started_runs_the_job_on_the_joiner,
             second_start_is_an_error,
             finishing_worker_is_not_spare_capacity,
             idle_worker_is_reused_instead_of_spawning,
