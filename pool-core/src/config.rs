@@ -398,6 +398,9 @@ impl Builder {
         if self.cfg.capacity == Some(0) {
             return Err(ConfigError::new(ConfigErrorKind::ZeroCapacity));
         }
+        if self.cfg.thread_name.contains('\0') {
+            return Err(ConfigError::new(ConfigErrorKind::NulInThreadName));
+        }
         Ok(self.cfg)
     }
 
@@ -407,7 +410,9 @@ impl Builder {
     /// # Errors
     /// A [`ConfigError`] naming the values, if the configuration is invalid.
     pub fn classic(self) -> Result<crate::ClassicPool, ConfigError> {
-        Ok(crate::ClassicPool::new(self.config()?))
+        let cfg = self.config()?;
+        crate::ClassicPool::check_limits(cfg.min, cfg.max, cfg.capacity)?;
+        Ok(crate::ClassicPool::new(cfg))
     }
 
     /// Builds a running [`crate::FastPool`] (with [`Builder::queue_before_start`], one not
@@ -416,6 +421,8 @@ impl Builder {
     /// # Errors
     /// A [`ConfigError`] naming the values, if the configuration is invalid.
     pub fn fast(self) -> Result<crate::FastPool, ConfigError> {
-        Ok(crate::FastPool::new(self.config()?))
+        let cfg = self.config()?;
+        crate::FastPool::check_limits(cfg.min, cfg.max, cfg.capacity)?;
+        Ok(crate::FastPool::new(cfg))
     }
 }

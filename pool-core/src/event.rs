@@ -84,6 +84,19 @@ pub enum Event {
         /// The worker.
         worker: WorkerId,
     },
+    /// The pool became `Terminated` (stopped, every worker thread gone): emitted once, last
+    /// (Java's `terminated()`).
+    Terminated,
+    /// A worker the pool decided to create never ran its loop: the OS refused its thread
+    /// (`start_hook_panicked: false`), or its `on_worker_start` panicked (`true`). It ran no job
+    /// and is out of `workers` (`spawn_failures += 1`); the job it was for stays queued for the
+    /// next worker, or comes back in a stop report.
+    WorkerSpawnFailed {
+        /// The worker.
+        worker: WorkerId,
+        /// Whether `on_worker_start` panicked (else the OS refused the thread).
+        start_hook_panicked: bool,
+    },
 }
 
 impl Event {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use pool_core::{
     Builder, Clock, ConfigErrorKind, Event, EventLog, ExitReason, Job, JobId, JoinError, Outcome,
-    PollError, Pool, PoolExt, PoolState, PutError, ResultQueue, StartError,
+    PollError, Pool, PoolExt, PoolState, PutError, ResultQueue, StartError, WorkerId,
 };
 
 use super::{
@@ -71,6 +71,211 @@ pub fn start_with_empty_backlog_creates_min_workers<P: Pool + 'static>(make: Mak
     let s = pool.stats();
     assert_eq!((s.workers, s.idle, s.busy), (2, 2, 0));
     assert_eq!(s.state, PoolState::Running);
+}
+
+pub fn absurd_sizes_are_config_errors_and_record_nothing<P: Pool + 'static>(make: Make<P>) {
+    for queued in [true, false] {
+        let b = Builder::new().min(1).max(2);
+        let pool = make(if queued { b.queue_before_start() } else { b });
+        let e = pool.resize(usize::MAX, None).unwrap_err();
+        assert!(
+            matches!(
+                e.kind(),
+                ConfigErrorKind::TooManyWorkers {
+                    bound: "min",
+                    value: usize::MAX,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("limit of 65535 workers"), "{e}");
+        let e = pool.resize(0, Some(1 << 20)).unwrap_err();
+        assert!(e.to_string().starts_with("max=1048576 is above the"), "{e}");
+        let s = pool.stats();
+        assert_eq!((s.min, s.max), (1, Some(2)), "nothing recorded");
+        // A bounded grow asks for what it may: never more than max.
+        if !queued {
+            assert_eq!(pool.grow(usize::MAX), 1);
+        }
+        assert!(pool.stop(T).is_clean());
+    }
+}
+
+pub fn a_worker_whose_start_hook_panics_runs_no_job_and_strands_none<P: Pool + 'static>(
+    make: Make<P>,
+) {
+    let log = EventLog::new();
+    // The first worker's hook panics; the next ones initialise.
+    let fail = Arc::new(AtomicUsize::new(1));
+    let f = fail.clone();
+    let pool = make(
+        logged(&log)
+            .min(0)
+            .max(2)
+            .thread_name("init")
+            .on_worker_start(move || {
+                if f.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)).is_ok() {
+                    panic!("init failed")
+                }
+            }),
+    );
+    let first = pool
+        .submit(|| std::thread::current().name().map(str::to_owned))
+        .unwrap();
+    wait1(&log, |e| {
+        matches!(
+            e,
+            Event::WorkerSpawnFailed {
+                worker: WorkerId(0),
+                start_hook_panicked: true
+            }
+        )
+    });
+    let s = pool.stats();
+    assert_eq!(
+        (s.workers, s.queued, s.spawn_failures, s.hook_panics),
+        (0, 1, 1, 1),
+        "the uninitialised worker is gone, its job still queued: {s}"
+    );
+    // The next put creates a worker, which takes the queue head first.
+    let second = pool.submit(|| 2).unwrap();
+    assert_eq!(
+        first.join().unwrap().as_deref(),
+        Some("init-1"),
+        "the job ran on the initialised worker"
+    );
+    assert_eq!(second.join().unwrap(), 2);
+    assert!(pool.stop(T).is_clean());
+    assert!(
+        !log.events().iter().any(|e| matches!(
+            e,
+            Event::WorkerStarted {
+                worker: WorkerId(0)
+            }
+        )),
+        "the uninitialised worker never started its loop"
+    );
+
+    // A hook that always panics: nothing runs uninitialised, and stop hands the job back.
+    let log = EventLog::new();
+    let pool = make(
+        logged(&log)
+            .min(0)
+            .max(1)
+            .on_worker_start(|| panic!("never")),
+    );
+    let h = pool.submit(|| 3).unwrap();
+    wait1(&log, |e| matches!(e, Event::WorkerSpawnFailed { .. }));
+    let report = pool.stop(T);
+    assert!(report.is_clean());
+    assert_eq!(report.returned.len(), 1, "handed back, not stranded");
+    assert_eq!(pool.stats().state, PoolState::Terminated);
+    for j in report.returned {
+        j.run();
+    }
+    assert_eq!(
+        h.join().unwrap(),
+        3,
+        "running the returned job fills its handle"
+    );
+}
+
+pub fn a_thread_the_os_refuses_is_counted_and_its_job_comes_back_from_stop<P: Pool + 'static>(
+    make: Make<P>,
+) {
+    let log = EventLog::new();
+    // No OS gives a thread a stack of isize::MAX bytes: every spawn is refused.
+    let pool = make(logged(&log).min(0).max(2).stack_size(isize::MAX as usize));
+    let h = pool.submit(|| 1).unwrap();
+    let s = pool.stats();
+    assert_eq!(
+        (s.workers, s.queued, s.spawn_failures),
+        (0, 1, 1),
+        "a refused thread is no worker: {s}"
+    );
+    assert!(log.events().iter().any(|e| matches!(
+        e,
+        Event::WorkerSpawnFailed {
+            start_hook_panicked: false,
+            ..
+        }
+    )));
+    assert_eq!(pool.grow(5), 0, "grow says how many really started");
+    assert_eq!(pool.stats().workers, 0);
+    let report = pool.stop(T);
+    assert!(report.is_clean());
+    assert_eq!(report.returned.len(), 1, "the job comes back, not stranded");
+    drop(report);
+    assert!(matches!(h.join(), Err(JoinError::Dropped)));
+}
+
+pub fn await_quiescence_waits_until_nothing_is_queued_and_every_worker_is_idle<
+    P: Pool + 'static,
+>(
+    make: Make<P>,
+) {
+    let log = EventLog::new();
+    let pool = Arc::new(make(logged(&log).fixed(2)));
+    assert!(pool.await_quiescence(T), "idle workers, nothing queued");
+    let gate = Gate::new();
+    let a = pool.execute(gate.job()).unwrap();
+    let done = Arc::new(AtomicUsize::new(0));
+    for _ in 0..5 {
+        let d = done.clone();
+        pool.execute(move || {
+            d.fetch_add(1, SeqCst);
+        })
+        .unwrap();
+    }
+    wait1(&log, started(a));
+    assert!(!pool.await_quiescence(Duration::ZERO), "a job is running");
+    let p = pool.clone();
+    let waiter = std::thread::spawn(move || p.await_quiescence(T));
+    gate.open();
+    assert!(waiter.join().unwrap(), "quiet once every job ran");
+    let s = pool.stats();
+    assert_eq!((s.queued, s.busy, s.completed), (0, 0, 6), "{s}");
+    assert_eq!(done.load(SeqCst), 5);
+    assert_eq!(
+        s.state,
+        PoolState::Running,
+        "quiescence does not stop the pool"
+    );
+    let created = make(Builder::new().fixed(1).queue_before_start());
+    created.execute(|| ()).unwrap();
+    assert!(
+        !created.await_quiescence(Duration::from_millis(10)),
+        "a job waiting for start is not quiet"
+    );
+}
+
+pub fn terminated_is_emitted_once_when_the_pool_has_stopped<P: Pool + 'static>(make: Make<P>) {
+    let log = EventLog::new();
+    let pool = make(logged(&log).fixed(2));
+    pool.execute(|| ()).unwrap();
+    assert!(pool.stop(T).is_clean());
+    wait1(&log, |e| matches!(e, Event::Terminated));
+    pool.stop(T);
+    let ev = log.events();
+    assert_eq!(
+        ev.iter().filter(|e| matches!(e, Event::Terminated)).count(),
+        1
+    );
+    assert!(
+        matches!(ev.last(), Some(Event::Terminated)),
+        "after every worker's exit: {ev:?}"
+    );
+    let log = EventLog::new();
+    let created = make(logged(&log).fixed(1).queue_before_start());
+    created.stop_now();
+    created.stop(T);
+    let n = log
+        .events()
+        .iter()
+        .filter(|e| matches!(e, Event::Terminated))
+        .count();
+    assert_eq!(n, 1, "a stop of a pool never started terminates it at once");
 }
 
 pub fn the_builder_returns_a_running_pool<P: Pool + 'static>(make: Make<P>) {
@@ -205,6 +410,23 @@ pub fn finishing_worker_is_not_spare_capacity<P: Pool + 'static>(make: Make<P>) 
     assert_eq!(pool.stats().peak_workers, 2);
     hold.open();
     pool.stop(T);
+}
+
+pub fn sequential_submit_and_join_reuses_the_idle_worker<P: Pool + 'static>(make: Make<P>) {
+    // One job in flight at a time, on a pool that may grow far: the worker that ran the last
+    // job is idle (or about to be) when the next comes, so the pool must not keep growing.
+    // At most 2: the next submit may come while the last worker is still finishing its job.
+    let pool = make(Builder::new().min(0).max(256));
+    for i in 0..1000u32 {
+        assert_eq!(pool.submit(move || i).unwrap().join().unwrap(), i);
+    }
+    let s = pool.stats();
+    assert!(
+        s.peak_workers <= 2,
+        "1000 sequential submit+join grew the pool to {} workers ({s})",
+        s.peak_workers
+    );
+    assert!(pool.stop(T).is_clean());
 }
 
 pub fn idle_worker_is_reused_instead_of_spawning<P: Pool + 'static>(make: Make<P>) {
