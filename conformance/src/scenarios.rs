@@ -51,7 +51,7 @@ impl Sc {
             .queue_before_start()
             .thread_name(prefix.to_string())
             .on_event(stream.listener())
-            .after_job(|id| {
+            .after_job(|id, _| {
                 if let Some(t) = kit::take_last_ran() {
                     t.after_job(id);
                 }

@@ -35,7 +35,7 @@ use crate::config::Mutation;
 use crate::config::{Config, Policy};
 use crate::error::{ConfigError, PutError, StartError, validate_bounds, validate_limits};
 use crate::event::{Event, ExitReason, WorkerId};
-use crate::job::{CancelSink, Job, JobId};
+use crate::job::{CancelSink, Job, JobId, Panic};
 use crate::policy::{self, Admit, Load};
 use crate::pool::{Admission, Pool};
 use crate::stats::{PoolState, Stats, StopReport};
@@ -622,7 +622,7 @@ impl CancelSink for Sink {
         &self,
         id: JobId,
         decide: &mut dyn FnMut(bool) -> bool,
-        run: &mut dyn FnMut() -> bool,
+        run: &mut dyn FnMut(Option<Panic>) -> bool,
     ) -> bool {
         let sh = &self.0;
         let mut st = lock(&sh.state);

@@ -264,11 +264,17 @@ impl<F: FnOnce() -> T + Send, T: Send> TaskShared<T> for Task<F, T> {
     }
 
     fn run_unstarted(&self) -> bool {
-        self.slot.control.run_unstarted(&mut || {
+        self.slot.control.run_unstarted(&mut |veto| {
             // JOINED: the closure is ours (see `f`).
             let Some(f) = self.take_f() else {
                 return false;
             };
+            if let Some(p) = veto {
+                // `before_job` panicked: the job does not run (see `Config::run_job`).
+                let _ = catch(move || drop(f));
+                self.slot.complete(Err(JoinError::Panicked(p)));
+                return true;
+            }
             match catch(f) {
                 Ok(v) => {
                     self.slot.complete(Ok(v));
@@ -325,6 +331,18 @@ where
         };
         RunReport {
             outcome,
+            callback_panicked: false,
+        }
+    }
+
+    fn fail(mut self: Box<Self>, p: Panic) -> RunReport {
+        self.done = true;
+        // Claimed by us: the closure is ours; dropped unrun.
+        let f = self.task.take_f();
+        let _ = catch(move || drop(f));
+        self.task.slot.complete(Err(JoinError::Panicked(p)));
+        RunReport {
+            outcome: Outcome::Panicked(None),
             callback_panicked: false,
         }
     }
@@ -388,6 +406,16 @@ where
         let callback_panicked = catch(move || on_result(r)).is_err();
         RunReport {
             outcome,
+            callback_panicked,
+        }
+    }
+
+    fn fail(self: Box<Self>, p: Panic) -> RunReport {
+        let CallbackTask { f, on_result } = *self;
+        let _ = catch(move || drop(f));
+        let callback_panicked = catch(move || on_result(Err(p))).is_err();
+        RunReport {
+            outcome: Outcome::Panicked(None),
             callback_panicked,
         }
     }

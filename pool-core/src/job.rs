@@ -222,8 +222,9 @@ pub trait CancelSink: Send + Sync {
     /// (`Created`). Under the pool's lock, the pool calls `decide(true)` if it is still not
     /// started, else `decide(false)` (which puts the job back in the queue's custody). If
     /// `decide(true)` returned true the job is the joiner's: the pool takes it out of its queue
-    /// and its counts (as `caller_runs`), runs `before_job`, `run` (the job, on this thread; it
-    /// returns whether the job panicked), `after_job`, then counts the outcome and emits
+    /// and its counts (as `caller_runs`), runs `before_job`, `run` (the job, on this thread,
+    /// given the `before_job` panic that vetoes it, if any; it returns whether the job
+    /// panicked), `after_job`, then counts the outcome and emits
     /// `JobRanByCaller`, and returns true. Otherwise it returns false and the joiner waits as
     /// usual (a worker will run the job, or it was handed back).
     ///
@@ -232,7 +233,7 @@ pub trait CancelSink: Send + Sync {
         &self,
         id: JobId,
         decide: &mut dyn FnMut(bool) -> bool,
-        run: &mut dyn FnMut() -> bool,
+        run: &mut dyn FnMut(Option<Panic>) -> bool,
     ) -> bool {
         let _ = (id, &run);
         decide(false)
@@ -359,7 +360,7 @@ impl Control {
     /// started, takes it out of the pool's custody and runs it here with `run` (which runs the
     /// closure and stores the result; it returns whether the job panicked). True if it ran
     /// here; false if the pool has started (a worker will run it), or the job is not queued.
-    pub(crate) fn run_unstarted(&self, run: &mut dyn FnMut() -> bool) -> bool {
+    pub(crate) fn run_unstarted(&self, run: &mut dyn FnMut(Option<Panic>) -> bool) -> bool {
         if !self.unstarted.load(Ordering::Relaxed) || !self.transition(QUEUED, JOINING) {
             return false;
         }
@@ -403,6 +404,10 @@ pub(crate) trait Runnable: Any + Send {
     {
         Box::new(self).run()
     }
+    /// Ends the job (already claimed) as panicked with `p` without running it (its
+    /// `before_job` hook panicked: a veto): the payload goes where a panic of the job would;
+    /// never unwinds.
+    fn fail(self: Box<Self>, p: Panic) -> RunReport;
     /// The control block, for jobs that have a handle.
     fn control(&self) -> Option<&Control> {
         None
@@ -418,6 +423,16 @@ pub(crate) struct FnJob<F>(pub(crate) F);
 impl<F: FnOnce() + Send + 'static> Runnable for FnJob<F> {
     fn run(self: Box<Self>) -> RunReport {
         (*self).run_inline()
+    }
+
+    fn fail(self: Box<Self>, p: Panic) -> RunReport {
+        // The closure is dropped unrun (a panicking drop is caught and ignored: the job already
+        // ends as panicked).
+        let _ = catch(move || drop(self));
+        RunReport {
+            outcome: Outcome::Panicked(Some(p)),
+            callback_panicked: false,
+        }
     }
 
     fn run_inline(self) -> RunReport {
@@ -453,6 +468,8 @@ struct VTable {
     type_id: fn() -> TypeId,
     /// Runs the task, moving it out of the storage.
     run: unsafe fn(*mut Storage) -> RunReport,
+    /// Ends the task as panicked without running it, moving it out of the storage.
+    fail: unsafe fn(*mut Storage, Panic) -> RunReport,
     /// Drops the task in place.
     drop: unsafe fn(*mut Storage),
     /// The task's control block, if it has one.
@@ -479,6 +496,19 @@ impl<R: Runnable> Erased<R> {
             // SAFETY: the caller guarantees a `Box<R>` we may move out.
             unsafe { p.cast::<Box<R>>().read() }.run()
         }
+    }
+
+    /// # Safety
+    /// `p` holds a live `R` (inline, or boxed when `R` does not fit) that nobody uses afterwards.
+    unsafe fn fail(p: *mut Storage, panic: Panic) -> RunReport {
+        let task: Box<R> = if fits::<R>() {
+            // SAFETY: the caller guarantees an inline `R` we may move out.
+            Box::new(unsafe { p.cast::<R>().read() })
+        } else {
+            // SAFETY: the caller guarantees a `Box<R>` we may move out.
+            unsafe { p.cast::<Box<R>>().read() }
+        };
+        task.fail(panic)
     }
 
     /// # Safety
@@ -509,6 +539,7 @@ impl<R: Runnable> Erased<R> {
     const VTABLE: VTable = VTable {
         type_id: Self::type_id,
         run: Self::run,
+        fail: Self::fail,
         drop: Self::drop,
         control: Self::control,
         has_control: R::HAS_CONTROL,
@@ -687,6 +718,14 @@ impl Job {
                 }
             }
         }
+    }
+
+    /// Ends a job whose [`Job::claim`] succeeded as panicked with `p`, without running it.
+    pub(crate) fn fail_claimed(self, p: Panic) -> RunReport {
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: the storage holds the live task `vtable` was made for; `this` is never dropped,
+        // so the task is moved out exactly once.
+        unsafe { (this.vtable.fail)(&mut this.storage, p) }
     }
 
     /// Runs a job whose [`Job::claim`] succeeded.

@@ -264,7 +264,9 @@ mod sync;
 
 pub use classic::ClassicPool;
 pub use clock::{Clock, ClockListener, ManualClock};
-pub use config::{Builder, Config, EventListener, Hook, JobHook, PanicHandler, Policy};
+pub use config::{
+    AfterJobHook, Builder, Config, EventListener, Hook, JobEnd, JobHook, PanicHandler, Policy,
+};
 pub use error::{
     ConfigError, ConfigErrorKind, PutError, PutErrorKind, StartError, validate_bounds,
 };

@@ -147,7 +147,7 @@ impl Driver {
         };
         let logs = Arc::clone(&self.logs);
         let prefix = Arc::clone(&self.prefix);
-        b.after_job(|id| {
+        b.after_job(|id, _| {
             if let Some(t) = kit::take_last_ran() {
                 t.after_job(id);
             }

@@ -19,7 +19,7 @@ use super::{FastPool, Guard, Shared, State};
 use crate::config::Policy;
 use crate::error::PutError;
 use crate::event::Event;
-use crate::job::{CancelSink, Job, JobId, catch};
+use crate::job::{CancelSink, Job, JobId, Panic, catch};
 use crate::policy::{self, Admit};
 use crate::pool::Admission;
 use crate::sync::atomic::{Ordering, fence};
@@ -513,7 +513,7 @@ impl CancelSink for Sink {
         &self,
         id: JobId,
         decide: &mut dyn FnMut(bool) -> bool,
-        run: &mut dyn FnMut() -> bool,
+        run: &mut dyn FnMut(Option<Panic>) -> bool,
     ) -> bool {
         let sh = &self.0;
         {

@@ -86,6 +86,7 @@ macro_rules! contract_suite {
             a_thread_the_os_refuses_is_counted_and_its_job_comes_back_from_stop,
             await_quiescence_waits_until_nothing_is_queued_and_every_worker_is_idle,
             terminated_is_emitted_once_when_the_pool_has_stopped,
+            a_panicking_before_job_vetoes_the_job_and_after_job_is_told_how_jobs_ended,
             the_builder_returns_a_running_pool,
             join_on_a_pool_never_started_runs_the_job_on_the_joiner,
             second_start_is_an_error,
