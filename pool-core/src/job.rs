@@ -785,6 +785,84 @@ mod tests {
         fn cancelled_drop_panicked(&self) {}
     }
 
+    /// A pool that says whether it has started, and runs what a joiner hands it; it tells
+    /// `told` when it put a job back.
+    struct Unstarted(bool, Mutex<std::sync::mpsc::Sender<()>>);
+
+    impl CancelSink for Unstarted {
+        fn cancel_queued(&self, _id: JobId, finish: &mut dyn FnMut() -> bool) -> bool {
+            finish()
+        }
+        fn cancelled_drop_panicked(&self) {}
+        fn run_unstarted(
+            &self,
+            _id: JobId,
+            decide: &mut dyn FnMut(bool) -> bool,
+            run: &mut dyn FnMut(Option<Panic>) -> bool,
+        ) -> bool {
+            if !decide(!self.0) {
+                self.1.lock().unwrap().send(()).unwrap();
+                return false;
+            }
+            run(None);
+            true
+        }
+    }
+
+    #[test]
+    fn a_join_runs_a_job_of_a_pool_never_started_and_leaves_a_started_one_queued() {
+        for started in [false, true] {
+            let (told, put_back) = std::sync::mpsc::channel();
+            let sink: DynArc<dyn CancelSink> = DynArc::new(Unstarted(started, Mutex::new(told)));
+            let (job, task) = JobHandle::new_task(|| 5);
+            assert!(job.enqueue(JobId(0), &sink, true));
+            let handle = JobHandle::from_task(task, JobId(0));
+            if started {
+                let joiner = std::thread::spawn(move || handle.join().ok());
+                // The join found the pool started and put the job back: a worker runs it.
+                put_back.recv().unwrap();
+                assert!(job.claim(), "the job went back to QUEUED");
+                job.run_claimed();
+                assert_eq!(joiner.join().unwrap(), Some(5));
+            } else {
+                assert_eq!(handle.join().ok(), Some(5), "the joiner ran it");
+                assert!(!job.claim(), "no worker may run it again");
+                drop(job);
+            }
+        }
+    }
+
+    #[test]
+    fn a_failed_job_delivers_the_panic_and_drops_its_closure_unrun() {
+        // Inline and boxed tasks, with a handle and without.
+        let big = [7u64; 16];
+        let (job, task) = JobHandle::new_task(move || big[0]);
+        assert!(job.claim());
+        let report = job.fail_claimed(Panic::new(Box::new("veto")));
+        assert!(matches!(report.outcome, Outcome::Panicked(None)));
+        match JobHandle::from_task(task, JobId(0)).join() {
+            Err(crate::JoinError::Panicked(p)) => assert_eq!(p.message(), Some("veto")),
+            other => panic!("{other:?}"),
+        }
+        let dropped = DynArc::new(std::sync::atomic::AtomicUsize::new(0));
+        struct Count(DynArc<std::sync::atomic::AtomicUsize>);
+        impl Drop for Count {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let c = Count(dropped.clone());
+        let job = Job::new(move || drop(c));
+        assert!(job.claim());
+        let report = job.fail_claimed(Panic::new(Box::new("veto")));
+        assert!(matches!(report.outcome, Outcome::Panicked(Some(_))));
+        assert_eq!(
+            dropped.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "dropped once, unrun"
+        );
+    }
+
     #[test]
     fn a_cancel_that_has_not_finished_loses_to_the_worker_that_takes_the_job() {
         let pool = DynArc::new(WorkerFirst::default());
