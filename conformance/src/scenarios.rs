@@ -49,6 +49,8 @@ impl Sc {
         // Not started: the scenarios call `start` themselves (peers started when built).
         let mut b = Builder::new()
             .queue_before_start()
+            // Dropping is the model's non-blocking stop.
+            .drop_timeout(Duration::ZERO)
             .thread_name(prefix.to_string())
             .on_event(stream.listener())
             .after_job(|id, _| {

@@ -1019,6 +1019,18 @@ impl Stopping for Shared {
     fn report(&self, st: &State, returned: Vec<Job>) -> StopReport {
         st.report(returned)
     }
+
+    fn drop_timeout(&self) -> Duration {
+        self.cfg.drop_timeout
+    }
+
+    fn queued(&self, st: &State) -> usize {
+        st.num_queued
+    }
+
+    fn emit_locked(&self, st: &mut State, e: Event) {
+        self.emit(st, e);
+    }
 }
 
 impl Drop for ClassicPool {

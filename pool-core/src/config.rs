@@ -65,6 +65,8 @@ pub struct Config {
     pub(crate) keep_alive: Duration,
     /// How long `put` waits for room in a full queue.
     pub(crate) put_timeout: Duration,
+    /// How long dropping the pool waits for its queue to drain (real time).
+    pub(crate) drop_timeout: Duration,
     pub(crate) policy: Policy,
     pub(crate) thread_name: String,
     pub(crate) stack_size: Option<usize>,
@@ -285,6 +287,7 @@ impl Builder {
                 capacity: None,
                 keep_alive: Duration::from_secs(60),
                 put_timeout: Duration::from_secs(10),
+                drop_timeout: Duration::from_secs(10),
                 policy: Policy::Reject,
                 thread_name: "pool-worker".to_owned(),
                 stack_size: None,
@@ -334,6 +337,15 @@ impl Builder {
     /// How long `put` waits for room (cheroot `accepted_queue_timeout`).
     pub fn put_timeout(mut self, d: Duration) -> Self {
         self.cfg.put_timeout = d;
+        self
+    }
+    /// How long dropping the pool waits (real time) for the jobs already queued to run and the
+    /// workers to exit, as `stop` would (default 10 s; `Duration::ZERO`: a stop that does not
+    /// wait; `Duration::MAX`: no deadline). What had not run by then is reported by
+    /// [`Event::DroppedWithWork`] and a `tracing` warning (Python's executor joins at exit,
+    /// Java's threads keep the process alive).
+    pub fn drop_timeout(mut self, d: Duration) -> Self {
+        self.cfg.drop_timeout = d;
         self
     }
     /// The rejection policy.

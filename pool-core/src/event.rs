@@ -84,6 +84,15 @@ pub enum Event {
         /// The worker.
         worker: WorkerId,
     },
+    /// A pool's handle was dropped before its work was done: after waiting up to the drop
+    /// timeout, `unrun` jobs had not run (still queued, or dropped with a pool never started)
+    /// and `still_running` worker threads were busy. Also a `tracing` warning.
+    DroppedWithWork {
+        /// Jobs that had not run.
+        unrun: usize,
+        /// Worker threads not yet finished.
+        still_running: usize,
+    },
     /// The pool became `Terminated` (stopped, every worker thread gone): emitted once, last
     /// (Java's `terminated()`).
     Terminated,

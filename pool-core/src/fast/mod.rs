@@ -508,6 +508,18 @@ impl Stopping for Shared {
     fn report(&self, st: &State, returned: Vec<Job>) -> StopReport {
         Shared::report(self, st, returned)
     }
+
+    fn drop_timeout(&self) -> Duration {
+        self.cfg.drop_timeout
+    }
+
+    fn queued(&self, _: &State) -> usize {
+        self.queued_now()
+    }
+
+    fn emit_locked(&self, _: &mut State, e: Event) {
+        self.emit_other(e);
+    }
 }
 
 impl Drop for FastPool {

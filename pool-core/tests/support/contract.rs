@@ -1304,9 +1304,43 @@ pub fn put_after_stop_is_refused_with_the_job_handed_back<P: Pool + 'static>(mak
     assert_eq!(pool.stats().rejected, 2);
 }
 
+pub fn drop_waits_for_the_queued_jobs_within_the_drop_timeout<P: Pool + 'static>(make: Make<P>) {
+    let log = EventLog::new();
+    let pool = make(logged(&log).fixed(1).drop_timeout(T));
+    let gate = Gate::new();
+    pool.execute(gate.job()).unwrap();
+    let done = Arc::new(AtomicUsize::new(0));
+    for _ in 0..100 {
+        let d = done.clone();
+        pool.execute(move || {
+            d.fetch_add(1, SeqCst);
+        })
+        .unwrap();
+    }
+    // The gate opens only once the drop has begun: every queued job runs inside the drop.
+    let (l, g) = (log.clone(), gate.clone());
+    let opener = std::thread::spawn(move || {
+        wait1(&l, |e| matches!(e, Event::StopRequested));
+        g.open();
+    });
+    drop(pool);
+    assert_eq!(
+        done.load(SeqCst),
+        100,
+        "returning from main after the drop loses nothing"
+    );
+    opener.join().unwrap();
+    assert!(
+        !log.events()
+            .iter()
+            .any(|e| matches!(e, Event::DroppedWithWork { .. })),
+        "nothing to report"
+    );
+}
+
 pub fn drop_is_a_nonblocking_stop_that_still_runs_queued_jobs<P: Pool + 'static>(make: Make<P>) {
     let log = EventLog::new();
-    let pool = make(logged(&log).fixed(2));
+    let pool = make(logged(&log).fixed(2).drop_timeout(Duration::ZERO));
     let gate = Gate::new();
     let a = pool.execute(gate.job()).unwrap();
     let b = pool.execute(gate.job()).unwrap();
@@ -1321,6 +1355,16 @@ pub fn drop_is_a_nonblocking_stop_that_still_runs_queued_jobs<P: Pool + 'static>
         .unwrap();
     }
     drop(pool); // Must return although both workers are blocked.
+    assert!(
+        log.events().iter().any(|e| matches!(
+            e,
+            Event::DroppedWithWork {
+                unrun: 5,
+                still_running: 2
+            }
+        )),
+        "the drop reports what had not run"
+    );
     gate.open();
     wait_n(&log, 2, exited);
     assert_eq!(done.load(SeqCst), 5, "queued jobs ran after the drop");

@@ -124,6 +124,7 @@ macro_rules! contract_suite {
             stop_now_returns_exactly_the_never_started_jobs_in_order,
             stop_before_start_hands_the_queued_jobs_back,
             put_after_stop_is_refused_with_the_job_handed_back,
+            drop_waits_for_the_queued_jobs_within_the_drop_timeout,
             drop_is_a_nonblocking_stop_that_still_runs_queued_jobs,
             thread_names_use_the_prefix,
             lifecycle_hooks_run_on_the_worker_threads,
