@@ -593,6 +593,7 @@ fn record(backend: &Backend, seed: u64, threads: usize, ops: usize) -> Result<Re
     // Not started: `start` is the history's first recorded step, as in the model.
     let mut builder = Builder::new()
         .queue_before_start()
+        .drop_timeout(Duration::ZERO)
         .min(setup.min)
         .max(setup.max);
     if let Some(capacity) = setup.capacity {

@@ -364,6 +364,37 @@ pub fn put_racing_start_runs_exactly_once(make: Make) {
     });
 }
 
+/// join ‖ start: a `join` on a job queued before `start` runs it on the joiner if the pool is
+/// still not started, else waits for the worker: either way the job runs exactly once, and the
+/// join returns its value (a lost wakeup or a job lost between the two is a deadlock here).
+pub fn join_racing_start_runs_the_job_exactly_once(make: Make) {
+    explore("join_racing_start_runs_the_job_exactly_once", move || {
+        let pool: Arc<Box<dyn Pool>> = Arc::new(make(Builder::new().queue_before_start().fixed(1)));
+        let ran = std::sync::Arc::new(AtomicUsize::new(0));
+        let r = std::sync::Arc::clone(&ran);
+        let h = pool
+            .submit(move || {
+                r.fetch_add(1, SeqCst);
+                7
+            })
+            .unwrap();
+        let p = Arc::clone(&pool);
+        let start = thread::spawn(move || p.start().unwrap());
+        let_others_run();
+        assert_eq!(h.join().unwrap(), 7);
+        assert_eq!(start.join().unwrap(), 1);
+        assert!(pool.stop(Duration::MAX).is_clean());
+        assert_eq!(
+            ran.load(SeqCst),
+            1,
+            "the job ran {} times",
+            ran.load(SeqCst)
+        );
+        let s = pool.stats();
+        assert_eq!((s.completed, s.queued), (1, 0), "{s:?}");
+    });
+}
+
 /// panic ‖ stop: a job that panics while the pool stops is counted once as panicked, its
 /// worker survives it, and the stop still drains and returns.
 pub fn panicking_job_racing_stop_is_counted_once(make: Make) {
@@ -405,6 +436,7 @@ macro_rules! loom_suite {
             idle_timeout_never_strands_a_racing_put,
             put_racing_start_runs_exactly_once,
             panicking_job_racing_stop_is_counted_once,
+            join_racing_start_runs_the_job_exactly_once,
         );
     };
     (@models $factory:expr; $($model:ident,)*) => {

@@ -49,9 +49,11 @@ impl Sc {
         // Not started: the scenarios call `start` themselves (peers started when built).
         let mut b = Builder::new()
             .queue_before_start()
+            // Dropping is the model's non-blocking stop.
+            .drop_timeout(Duration::ZERO)
             .thread_name(prefix.to_string())
             .on_event(stream.listener())
-            .after_job(|id| {
+            .after_job(|id, _| {
                 if let Some(t) = kit::take_last_ran() {
                     t.after_job(id);
                 }

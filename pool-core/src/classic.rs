@@ -9,12 +9,16 @@
 //! Events are emitted under the lock, at the moment of the state change they report, so a test
 //! that waits for an event sees stats that already include it.
 //!
-//! One concession to speed, which decides nothing: a worker that finds the queue empty watches
-//! a counter of pushes for up to [`WORKER_SPIN`] *without* the lock before it parks, and takes
-//! the lock again to look as soon as something was pushed. Until it parks it is not idle (it is
-//! still looking at the queue, as the fast backend's spinning worker is). Without it, a worker
-//! that keeps up with a submitter parks after nearly every job and the submitter pays a wakeup
-//! for the next one: the pool ran at half the throughput of the `threadpool` crate.
+//! One concession to speed, which decides nothing: a worker that finds the queue empty parks
+//! (it is idle and claimable from that moment), but before it waits on the condvar it watches a
+//! counter of pushes for up to [`WORKER_SPIN`] *without* the lock, and takes the lock again to
+//! look for its claim as soon as something was pushed. A put that claims it need not notify the
+//! condvar while enough parked workers are still watching (`State::must_wake`). Without the
+//! watch, a worker that keeps up with a submitter sleeps after nearly every job and the
+//! submitter pays a wakeup for the next one: the pool ran at half the throughput of the
+//! `threadpool` crate. It used to watch *before* it counted as idle, so a put in that window
+//! found no idle worker and spawned another: 1000 sequential submit+join on a large `max` left
+//! ~90 workers (issue 12 item 5).
 //!
 //! A second one, in [`crate::sync::lock`]: a thread that finds the lock held tries again a few
 //! times, backing off, before it blocks. With a submitter and two workers on one lock, std's
@@ -29,9 +33,9 @@ use crate::clock::{Clock, ClockListener, Subscription};
 #[cfg(feature = "mutants")]
 use crate::config::Mutation;
 use crate::config::{Config, Policy};
-use crate::error::{ConfigError, PutError, StartError, validate_bounds};
+use crate::error::{ConfigError, PutError, StartError, validate_bounds, validate_limits};
 use crate::event::{Event, ExitReason, WorkerId};
-use crate::job::{CancelSink, Job, JobId};
+use crate::job::{CancelSink, Job, JobId, Panic};
 use crate::policy::{self, Admit, Load};
 use crate::pool::{Admission, Pool};
 use crate::stats::{PoolState, Stats, StopReport};
@@ -65,12 +69,18 @@ struct State {
     num_idle: usize,
     /// Claims on parked workers not yet consumed: each is a wakeup owed to some parked worker.
     num_notify: usize,
+    /// Parked workers still watching for a push without the lock (see the module docs), not yet
+    /// waiting on `work`. Each relocks and looks for a claim before it waits, so a claim needs a
+    /// notify only while `num_notify > num_watching` ([`State::must_wake`]).
+    num_watching: usize,
     /// Workers spawned but not yet running their loop; each will take the queue head first.
     num_spawning: usize,
     /// Stop sentinels in `queue`.
     pending_stops: usize,
     /// Puts waiting for room.
     put_waiters: usize,
+    /// Callers of `await_quiescence` waiting on `exited` for the pool to go quiet.
+    quiet_waiters: usize,
     min: usize,
     max: Option<usize>,
     phase: PoolState,
@@ -84,6 +94,8 @@ struct State {
     rejected: u64,
     caller_runs: u64,
     hook_panics: u64,
+    /// Workers that never ran their loop (`Stats::spawn_failures`).
+    spawn_failures: u64,
     peak_workers: usize,
 }
 
@@ -101,7 +113,10 @@ impl State {
             running: self.phase == PoolState::Running,
             idle: self.num_idle,
             staying: self.num_live - self.pending_stops,
-            max: self.max,
+            // Unbounded means up to the backend's limit.
+            max: Some(self.max.map_or(ClassicPool::MAX_WORKERS, |m| {
+                m.min(ClassicPool::MAX_WORKERS)
+            })),
             backlog: self.backlog(),
             capacity,
         }
@@ -120,6 +135,7 @@ impl State {
             rejected: self.rejected,
             caller_runs: self.caller_runs,
             hook_panics: self.hook_panics,
+            spawn_failures: self.spawn_failures,
             peak_workers: self.peak_workers,
             min: self.min,
             max: self.max,
@@ -146,6 +162,12 @@ impl State {
         let id = WorkerId(self.next_worker);
         self.next_worker += 1;
         id
+    }
+
+    /// Whether the claims outstanding exceed the parked workers that will look for one without
+    /// being woken (those still watching): then one waiting on `work` must be notified.
+    fn must_wake(&self) -> bool {
+        self.num_notify > self.num_watching
     }
 
     /// Claims one parked worker if there is one; returns whether it did.
@@ -217,7 +239,7 @@ impl Shared {
         st.queue.push_back(Msg::Stop);
         self.pushes.fetch_add(1, Ordering::Release);
         st.pending_stops += 1;
-        if st.claim_idle() {
+        if st.claim_idle() && st.must_wake() {
             self.work.notify_one();
         }
     }
@@ -229,7 +251,7 @@ impl Shared {
         st.next_job += 1;
         if job.has_control() {
             let sink: DynArc<dyn CancelSink> = DynArc::new(Sink(Arc::clone(sh)));
-            if !job.enqueue(id, &sink) {
+            if !job.enqueue(id, &sink, st.phase == PoolState::Created) {
                 st.cancelled += 1;
                 return id;
             }
@@ -240,27 +262,64 @@ impl Shared {
         id
     }
 
-    fn spawn_workers(sh: &Arc<Shared>, ids: impl IntoIterator<Item = WorkerId>) {
-        for id in ids {
+    /// Starts the threads of reserved workers; returns how many started. At the first thread
+    /// the OS refuses, that worker and the ones not yet tried are uncounted (the refused one is
+    /// a spawn failure, with its event): the jobs they were for stay queued.
+    fn spawn_workers(sh: &Arc<Shared>, ids: Vec<WorkerId>) -> usize {
+        let total = ids.len();
+        for (started, id) in ids.into_iter().enumerate() {
             let mut b = thread::Builder::new().name(format!("{}-{}", sh.cfg.thread_name, id.0));
             if let Some(size) = sh.cfg.stack_size {
                 b = b.stack_size(size);
             }
             let shared = Arc::clone(sh);
             if let Err(e) = b.spawn(move || Shared::worker_main(&shared, id)) {
-                tracing::error!(target: "pool", worker = id.0, error = %e, "could not spawn a worker");
-                let mut st = lock(&sh.state);
-                st.num_live -= 1;
-                st.num_threads -= 1;
-                st.num_spawning -= 1;
-                sh.after_thread_exit(&mut st);
+                Shared::spawn_failed_cold(sh, id, total - started, &e);
+                return started;
             }
         }
+        total
+    }
+
+    #[cold]
+    fn spawn_failed_cold(sh: &Shared, id: WorkerId, uncount: usize, e: &std::io::Error) {
+        tracing::error!(target: "pool", worker = id.0, error = %e, not_started = uncount, "the OS refused a worker thread");
+        let mut st = lock(&sh.state);
+        st.num_live -= uncount;
+        st.num_threads -= uncount;
+        st.num_spawning -= uncount;
+        st.spawn_failures += 1;
+        sh.emit(
+            &mut st,
+            Event::WorkerSpawnFailed {
+                worker: id,
+                start_hook_panicked: false,
+            },
+        );
+        sh.after_thread_exit(&mut st);
+    }
+
+    /// Whether nothing is queued and every live worker is idle (`Pool::await_quiescence`).
+    fn quiet(st: &State) -> bool {
+        st.num_queued == 0 && st.num_idle == st.num_live
+    }
+
+    /// A worker parked or a job left the queue: wake `await_quiescence` if it waits.
+    fn quiet_changed(&self, st: &State) {
+        if st.quiet_waiters > 0 {
+            self.exited.notify_all();
+        }
+    }
+
+    /// The last worker thread is gone, or a stop found none: the pool is `Terminated`.
+    fn terminate(&self, st: &mut State) {
+        st.phase = PoolState::Terminated;
+        self.emit(st, Event::Terminated);
     }
 
     fn after_thread_exit(&self, st: &mut State) {
         if st.num_threads == 0 && st.phase == PoolState::Stopping {
-            st.phase = PoolState::Terminated;
+            self.terminate(st);
         }
         self.exited.notify_all();
         self.room_changed(st);
@@ -269,6 +328,25 @@ impl Shared {
     fn worker_main(&self, me: WorkerId) {
         let start_panicked = Config::run_hook(&self.cfg.on_worker_start);
         let mut st = lock(&self.state);
+        if start_panicked {
+            // Never initialised: it runs no job and leaves now, as if its spawn had failed (no
+            // `WorkerStarted`, no exit hook). The job it was for stays queued (docs/semantics.md
+            // §4, "a panicking `on_worker_start`").
+            st.hook_panics += 1;
+            st.spawn_failures += 1;
+            st.num_live -= 1;
+            st.num_spawning -= 1;
+            st.num_threads -= 1;
+            self.emit(
+                &mut st,
+                Event::WorkerSpawnFailed {
+                    worker: me,
+                    start_hook_panicked: true,
+                },
+            );
+            self.after_thread_exit(&mut st);
+            return;
+        }
         // Still counted in `num_spawning` (committed to the queue head) until its first `next`
         // takes something or parks, even while it watches for a push.
         let mut starting = true;
@@ -372,7 +450,6 @@ impl Shared {
         me: WorkerId,
         mut starting: bool,
     ) -> (Guard<'a>, Next) {
-        let mut spun = false;
         // It takes something or parks: it is no longer on its way.
         let arrived = |st: &mut State, starting: &mut bool| {
             if std::mem::take(starting) {
@@ -404,35 +481,34 @@ impl Shared {
                 }
                 None => {}
             }
-            if !spun {
-                // Before parking, watch for a push for a moment without the lock (module docs).
-                spun = true;
-                let seen = self.pushes.load(Ordering::Relaxed);
-                drop(st);
-                spin_until(WORKER_SPIN, || self.pushes.load(Ordering::Acquire) != seen);
-                st = lock(&self.state);
-                continue;
-            }
-            // Park until claimed, or until the keep-alive runs out above `min`.
+            // Park: idle, and claimable, from now until claimed or timed out. It first watches
+            // the push counter for a moment without the lock (module docs), then waits.
             arrived(&mut st, &mut starting);
             st.num_idle += 1;
             self.emit(&mut st, Event::WorkerParked { worker: me });
             self.room_changed(&st);
+            self.quiet_changed(&st);
             let since = self.now();
+            st.num_watching += 1;
+            let seen = self.pushes.load(Ordering::Relaxed);
+            drop(st);
+            spin_until(WORKER_SPIN, || self.pushes.load(Ordering::Acquire) != seen);
+            st = lock(&self.state);
+            st.num_watching -= 1;
             loop {
-                let deadline =
-                    (st.num_live > st.min).then(|| since.saturating_add(self.cfg.keep_alive));
-                st = self.wait_until(&self.work, st, deadline);
                 if st.num_notify > 0 {
                     st.num_notify -= 1;
                     break;
                 }
+                let deadline =
+                    (st.num_live > st.min).then(|| since.saturating_add(self.cfg.keep_alive));
                 let expired = deadline.is_some_and(|d| self.now() >= d);
                 if expired && policy::may_retire(st.num_live, st.pending_stops, st.min) {
                     st.num_idle -= 1;
                     st.num_live -= 1;
                     return (st, Next::IdleTimeout);
                 }
+                st = self.wait_until(&self.work, st, deadline);
             }
         }
     }
@@ -447,15 +523,20 @@ impl Shared {
         match st.phase {
             PoolState::Created => {
                 returned = self.drain_jobs(st);
-                st.phase = PoolState::Terminated;
+                self.terminate(st);
             }
             PoolState::Running => {
                 st.phase = PoolState::Stopping;
+                if st.num_live == 0 {
+                    // No worker is left to drain the queue (their spawns failed): what is
+                    // queued comes back in the report instead of staying stranded.
+                    returned = self.drain_jobs(st);
+                }
                 for _ in st.pending_stops..st.num_live {
                     self.push_stop(st);
                 }
                 if st.num_threads == 0 {
-                    st.phase = PoolState::Terminated;
+                    self.terminate(st);
                 }
             }
             PoolState::Stopping | PoolState::Terminated => {}
@@ -526,6 +607,7 @@ impl CancelSink for Sink {
         st.cancelled += 1;
         sh.emit(&mut st, Event::JobCancelled { job: id });
         sh.room_changed(&st);
+        sh.quiet_changed(&st);
         drop(st);
         // The closure is already gone (the canceller owns it); this drops the job's shell.
         drop(removed);
@@ -534,6 +616,42 @@ impl CancelSink for Sink {
 
     fn cancelled_drop_panicked(&self) {
         lock(&self.0.state).hook_panics += 1;
+    }
+
+    fn run_unstarted(
+        &self,
+        id: JobId,
+        decide: &mut dyn FnMut(bool) -> bool,
+        run: &mut dyn FnMut(Option<Panic>) -> bool,
+    ) -> bool {
+        let sh = &self.0;
+        let mut st = lock(&sh.state);
+        if !decide(st.phase == PoolState::Created) {
+            return false;
+        }
+        // Still queued (a hand-back or a start would have needed this lock): it leaves the
+        // queue now, run by its joiner, as a `CallerRuns` job is.
+        let pos = st
+            .queue
+            .iter()
+            .position(|m| matches!(m, Msg::Job(j, _) if *j == id));
+        let shell = pos.and_then(|p| st.queue.remove(p));
+        st.num_queued -= 1;
+        st.caller_runs += 1;
+        sh.room_changed(&st);
+        drop(st);
+        let (panicked, hook_panics) = sh.cfg.run_hooked(id, run);
+        // The closure ran out of the task; dropping the shell does nothing more.
+        drop(shell);
+        let mut st = lock(&sh.state);
+        st.hook_panics += hook_panics;
+        if panicked {
+            st.panicked += 1;
+        } else {
+            st.completed += 1;
+        }
+        sh.emit(&mut st, Event::JobRanByCaller { job: id, panicked });
+        true
     }
 }
 
@@ -568,6 +686,25 @@ pub struct ClassicPool {
 }
 
 impl ClassicPool {
+    /// The most live workers a classic pool runs (65,535): `min` and `max` above it are a
+    /// [`ConfigError`] (from the builder and `resize`), an unbounded pool stops growing there,
+    /// and `grow` never goes past it. The queue has no limit but memory.
+    pub const MAX_WORKERS: usize = 65_535;
+
+    /// Checks `min`, `max` and the capacity against this backend's limits.
+    pub(crate) fn check_limits(
+        min: usize,
+        max: Option<usize>,
+        capacity: Option<usize>,
+    ) -> Result<(), ConfigError> {
+        validate_limits(
+            "classic",
+            (min, max, capacity),
+            ClassicPool::MAX_WORKERS,
+            usize::MAX,
+        )
+    }
+
     /// A pool with this configuration: running, unless `cfg` says
     /// [`queue_before_start`](crate::Builder::queue_before_start) (then `Created`).
     pub fn new(cfg: Config) -> ClassicPool {
@@ -578,9 +715,11 @@ impl ClassicPool {
             num_threads: 0,
             num_idle: 0,
             num_notify: 0,
+            num_watching: 0,
             num_spawning: 0,
             pending_stops: 0,
             put_waiters: 0,
+            quiet_waiters: 0,
             min: cfg.min,
             max: cfg.max,
             phase: PoolState::Created,
@@ -593,6 +732,7 @@ impl ClassicPool {
             rejected: 0,
             caller_runs: 0,
             hook_panics: 0,
+            spawn_failures: 0,
             peak_workers: 0,
         };
         let clock = cfg.clock.clone();
@@ -683,11 +823,10 @@ impl Pool for ClassicPool {
             PoolState::Stopping | PoolState::Terminated => return Err(StartError::ShutDown),
         }
         st.phase = PoolState::Running;
-        let n = policy::start_count(st.min, st.max, st.num_queued);
+        let n = policy::start_count(st.min, st.max, st.num_queued).min(ClassicPool::MAX_WORKERS);
         let ids: Vec<_> = (0..n).map(|_| st.reserve_worker()).collect();
         drop(st);
-        Shared::spawn_workers(sh, ids);
-        Ok(n)
+        Ok(Shared::spawn_workers(sh, ids))
     }
 
     fn put_with(&self, job: Job, admission: Admission) -> Result<JobId, PutError<Job>> {
@@ -711,16 +850,20 @@ impl Pool for ClassicPool {
                 Admit::ClaimIdle => {
                     let id = Shared::enqueue(sh, &mut st, job);
                     st.claim_idle();
+                    let wake = st.must_wake();
                     // The claim is recorded; the woken worker need not wait for our lock.
                     drop(st);
-                    sh.work.notify_one();
+                    if wake {
+                        sh.work.notify_one();
+                    }
                     return Ok(id);
                 }
                 Admit::Spawn => {
                     let id = Shared::enqueue(sh, &mut st, job);
                     let w = st.reserve_worker();
                     drop(st);
-                    Shared::spawn_workers(sh, [w]);
+                    // If the OS refuses it, the job stays queued for the next worker.
+                    Shared::spawn_workers(sh, vec![w]);
                     return Ok(id);
                 }
                 Admit::Enqueue => return Ok(Shared::enqueue(sh, &mut st, job)),
@@ -752,11 +895,11 @@ impl Pool for ClassicPool {
         if st.phase != PoolState::Running {
             return 0;
         }
-        let k = policy::grow_count(n, st.num_live, st.max);
+        let k = policy::grow_count(n, st.num_live, st.max)
+            .min(ClassicPool::MAX_WORKERS.saturating_sub(st.num_live));
         let ids: Vec<_> = (0..k).map(|_| st.reserve_worker()).collect();
         drop(st);
-        Shared::spawn_workers(sh, ids);
-        k
+        Shared::spawn_workers(sh, ids)
     }
 
     fn shrink(&self, n: usize) -> usize {
@@ -780,7 +923,9 @@ impl Pool for ClassicPool {
     }
 
     fn resize(&self, min: usize, max: Option<usize>) -> Result<(), ConfigError> {
+        // Everything that can fail, before anything is recorded.
         validate_bounds(min, max)?;
+        ClassicPool::check_limits(min, max, None)?;
         let sh = &self.shared;
         let mut st = lock(&sh.state);
         st.min = min;
@@ -826,6 +971,18 @@ impl Pool for ClassicPool {
     fn await_termination(&self, timeout: Duration) -> bool {
         stopping::await_termination(&*self.shared, timeout)
     }
+
+    fn await_quiescence(&self, timeout: Duration) -> bool {
+        let sh = &self.shared;
+        let mut st = lock(&sh.state);
+        let deadline = sh.deadline(timeout);
+        while !Shared::quiet(&st) && sh.now() < deadline {
+            st.quiet_waiters += 1;
+            st = sh.wait_until(&sh.exited, st, Some(deadline));
+            st.quiet_waiters -= 1;
+        }
+        Shared::quiet(&st)
+    }
 }
 
 impl Stopping for Shared {
@@ -861,6 +1018,18 @@ impl Stopping for Shared {
 
     fn report(&self, st: &State, returned: Vec<Job>) -> StopReport {
         st.report(returned)
+    }
+
+    fn drop_timeout(&self) -> Duration {
+        self.cfg.drop_timeout
+    }
+
+    fn queued(&self, st: &State) -> usize {
+        st.num_queued
+    }
+
+    fn emit_locked(&self, st: &mut State, e: Event) {
+        self.emit(st, e);
     }
 }
 

@@ -33,8 +33,19 @@ impl fmt::Debug for Policy {
 
 /// A hook with no arguments (worker start / exit).
 pub type Hook = Arc<dyn Fn() + Send + Sync>;
-/// A hook told about a job (before / after it runs).
+/// A hook told about a job before it runs (`before_job`).
 pub type JobHook = Arc<dyn Fn(JobId) + Send + Sync>;
+/// A hook told about a job after it ended, and how (`after_job`).
+pub type AfterJobHook = Arc<dyn Fn(JobId, JobEnd) + Send + Sync>;
+
+/// How a job ended, as `after_job` is told (Java's `afterExecute(r, t)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum JobEnd {
+    /// The job returned.
+    Completed,
+    /// The job panicked, or its `before_job` hook panicked and it never ran (a veto).
+    Panicked,
+}
 /// A listener for lifecycle [`Event`]s. It runs at the moment of the event, possibly while the
 /// pool holds an internal lock: it must be quick and must not call into the pool.
 pub type EventListener = Arc<dyn Fn(&Event) + Send + Sync>;
@@ -54,6 +65,8 @@ pub struct Config {
     pub(crate) keep_alive: Duration,
     /// How long `put` waits for room in a full queue.
     pub(crate) put_timeout: Duration,
+    /// How long dropping the pool waits for its queue to drain (real time).
+    pub(crate) drop_timeout: Duration,
     pub(crate) policy: Policy,
     pub(crate) thread_name: String,
     pub(crate) stack_size: Option<usize>,
@@ -62,7 +75,7 @@ pub struct Config {
     pub(crate) on_worker_start: Option<Hook>,
     pub(crate) on_worker_exit: Option<Hook>,
     pub(crate) before_job: Option<JobHook>,
-    pub(crate) after_job: Option<JobHook>,
+    pub(crate) after_job: Option<AfterJobHook>,
     pub(crate) panic_handler: Option<PanicHandler>,
     /// Build the pool not started (`Created`): jobs queue until `start` (see
     /// [`Builder::queue_before_start`]). Otherwise the pool is built running.
@@ -154,10 +167,22 @@ impl Config {
             .is_some_and(|h| crate::job::catch(|| h()).is_err())
     }
 
-    /// Runs a job hook catching a panic; true if it panicked.
-    pub(crate) fn run_job_hook(hook: &Option<JobHook>, id: JobId) -> bool {
-        hook.as_ref()
-            .is_some_and(|h| crate::job::catch(|| h(id)).is_err())
+    /// Runs `before_job`, catching a panic: its payload vetoes the job.
+    pub(crate) fn run_before_job(&self, id: JobId) -> Option<Panic> {
+        let h = self.before_job.as_ref()?;
+        crate::job::catch(|| h(id)).err()
+    }
+
+    /// Runs `after_job`, catching a panic; true if it panicked.
+    pub(crate) fn run_after_job(&self, id: JobId, panicked: bool) -> bool {
+        let end = if panicked {
+            JobEnd::Panicked
+        } else {
+            JobEnd::Completed
+        };
+        self.after_job
+            .as_ref()
+            .is_some_and(|h| crate::job::catch(|| h(id, end)).is_err())
     }
 
     /// Gives a job's panic to the panic handler (catching a panic there); true if it panicked.
@@ -178,24 +203,45 @@ impl Config {
     /// are done, before `after_job` (feature `mutants`, for [`Mutation::FinishingIdle`]).
     #[cfg(feature = "mutants")]
     pub(crate) fn run_job_then(&self, id: JobId, job: Job, finished: impl FnOnce()) -> (bool, u64) {
-        let mut hook_panics = u64::from(Config::run_job_hook(&self.before_job, id));
-        let report = job.run_claimed();
+        let report = match self.run_before_job(id) {
+            Some(veto) => job.fail_claimed(veto),
+            None => job.run_claimed(),
+        };
         let panicked = matches!(report.outcome, Outcome::Panicked(_));
-        hook_panics += u64::from(report.callback_panicked);
+        let mut hook_panics = u64::from(report.callback_panicked);
         hook_panics += u64::from(self.handle_panic(id, report.outcome));
         finished();
-        hook_panics += u64::from(Config::run_job_hook(&self.after_job, id));
+        hook_panics += u64::from(self.run_after_job(id, panicked));
+        (panicked, hook_panics)
+    }
+
+    /// Runs `before_job`, `run` (a job's closure, returning whether it panicked) and
+    /// `after_job` on this thread, for a job a `join` runs itself; reports (panicked, hook
+    /// panics).
+    pub(crate) fn run_hooked(
+        &self,
+        id: JobId,
+        run: &mut dyn FnMut(Option<Panic>) -> bool,
+    ) -> (bool, u64) {
+        let panicked = run(self.run_before_job(id));
+        let hook_panics = u64::from(self.run_after_job(id, panicked));
         (panicked, hook_panics)
     }
 
     /// Runs the worker-side hooks around a claimed job and reports (panicked, hook panics).
+    ///
+    /// A `before_job` that panics vetoes the job (Java does not run a task whose
+    /// `beforeExecute` threw): it never runs, and ends as panicked with the hook's payload,
+    /// which goes where the job's own panic would (handle, callback, panic handler).
     pub(crate) fn run_job(&self, id: JobId, job: Job) -> (bool, u64) {
-        let mut hook_panics = u64::from(Config::run_job_hook(&self.before_job, id));
-        let report = job.run_claimed();
+        let report = match self.run_before_job(id) {
+            Some(veto) => job.fail_claimed(veto),
+            None => job.run_claimed(),
+        };
         let panicked = matches!(report.outcome, Outcome::Panicked(_));
-        hook_panics += u64::from(report.callback_panicked);
+        let mut hook_panics = u64::from(report.callback_panicked);
         hook_panics += u64::from(self.handle_panic(id, report.outcome));
-        hook_panics += u64::from(Config::run_job_hook(&self.after_job, id));
+        hook_panics += u64::from(self.run_after_job(id, panicked));
         (panicked, hook_panics)
     }
 }
@@ -241,6 +287,7 @@ impl Builder {
                 capacity: None,
                 keep_alive: Duration::from_secs(60),
                 put_timeout: Duration::from_secs(10),
+                drop_timeout: Duration::from_secs(10),
                 policy: Policy::Reject,
                 thread_name: "pool-worker".to_owned(),
                 stack_size: None,
@@ -292,6 +339,15 @@ impl Builder {
         self.cfg.put_timeout = d;
         self
     }
+    /// How long dropping the pool waits (real time) for the jobs already queued to run and the
+    /// workers to exit, as `stop` would (default 10 s; `Duration::ZERO`: a stop that does not
+    /// wait; `Duration::MAX`: no deadline). What had not run by then is reported by
+    /// [`Event::DroppedWithWork`] and a `tracing` warning (Python's executor joins at exit,
+    /// Java's threads keep the process alive).
+    pub fn drop_timeout(mut self, d: Duration) -> Self {
+        self.cfg.drop_timeout = d;
+        self
+    }
     /// The rejection policy.
     pub fn policy(mut self, p: Policy) -> Self {
         self.cfg.policy = p;
@@ -331,13 +387,17 @@ impl Builder {
         self.cfg.on_worker_exit = Some(Arc::new(f));
         self
     }
-    /// Runs on the worker before each job.
+    /// Runs on the worker before each job. If it panics, the job does not run: it ends as
+    /// panicked with the hook's payload (delivered as the job's own panic would be) and is
+    /// counted in `panicked` (Java's `beforeExecute` throwing).
     pub fn before_job(mut self, f: impl Fn(JobId) + Send + Sync + 'static) -> Self {
         self.cfg.before_job = Some(Arc::new(f));
         self
     }
-    /// Runs on the worker after each job (and its callback).
-    pub fn after_job(mut self, f: impl Fn(JobId) + Send + Sync + 'static) -> Self {
+    /// Runs on the worker after each job (and its callback), told how the job ended (Java's
+    /// `afterExecute(r, t)`): [`JobEnd::Completed`] or [`JobEnd::Panicked`] (a job vetoed by
+    /// `before_job` included).
+    pub fn after_job(mut self, f: impl Fn(JobId, JobEnd) + Send + Sync + 'static) -> Self {
         self.cfg.after_job = Some(Arc::new(f));
         self
     }
@@ -351,6 +411,9 @@ impl Builder {
     /// queued, and no worker exists until `start` is called (twisted's and cheroot's
     /// queue-before-start). Without it, [`Builder::classic`] and [`Builder::fast`] return a
     /// running pool, as rayon's `build()` and `threadpool::ThreadPool::new` do.
+    ///
+    /// A job queued in a pool that was never started does not make its `join` hang: the joiner
+    /// runs it itself (`docs/semantics.md`, "`join` on a pool that was never started").
     pub fn queue_before_start(mut self) -> Self {
         self.cfg.queue_before_start = true;
         self
@@ -385,6 +448,9 @@ impl Builder {
         if self.cfg.capacity == Some(0) {
             return Err(ConfigError::new(ConfigErrorKind::ZeroCapacity));
         }
+        if self.cfg.thread_name.contains('\0') {
+            return Err(ConfigError::new(ConfigErrorKind::NulInThreadName));
+        }
         Ok(self.cfg)
     }
 
@@ -394,7 +460,9 @@ impl Builder {
     /// # Errors
     /// A [`ConfigError`] naming the values, if the configuration is invalid.
     pub fn classic(self) -> Result<crate::ClassicPool, ConfigError> {
-        Ok(crate::ClassicPool::new(self.config()?))
+        let cfg = self.config()?;
+        crate::ClassicPool::check_limits(cfg.min, cfg.max, cfg.capacity)?;
+        Ok(crate::ClassicPool::new(cfg))
     }
 
     /// Builds a running [`crate::FastPool`] (with [`Builder::queue_before_start`], one not
@@ -403,6 +471,8 @@ impl Builder {
     /// # Errors
     /// A [`ConfigError`] naming the values, if the configuration is invalid.
     pub fn fast(self) -> Result<crate::FastPool, ConfigError> {
-        Ok(crate::FastPool::new(self.config()?))
+        let cfg = self.config()?;
+        crate::FastPool::check_limits(cfg.min, cfg.max, cfg.capacity)?;
+        Ok(crate::FastPool::new(cfg))
     }
 }

@@ -141,6 +141,28 @@ pub enum ConfigErrorKind {
     ZeroMax,
     /// The queue capacity is zero.
     ZeroCapacity,
+    /// A worker bound (`min` or `max`) is above the most workers the backend runs.
+    TooManyWorkers {
+        /// `"min"` or `"max"`.
+        bound: &'static str,
+        /// The value asked for.
+        value: usize,
+        /// The backend's limit.
+        limit: usize,
+        /// The backend's name.
+        backend: &'static str,
+    },
+    /// The queue capacity is above the most the backend can track.
+    CapacityTooLarge {
+        /// The capacity asked for.
+        capacity: usize,
+        /// The backend's limit.
+        limit: usize,
+        /// The backend's name.
+        backend: &'static str,
+    },
+    /// The thread-name prefix contains a NUL byte, which no OS thread name can hold.
+    NulInThreadName,
 }
 
 impl ConfigError {
@@ -162,6 +184,26 @@ impl fmt::Display for ConfigError {
             }
             ConfigErrorKind::ZeroMax => f.write_str("max=0 must be >= 1 (or unbounded)"),
             ConfigErrorKind::ZeroCapacity => f.write_str("capacity=0 must be >= 1 (or unbounded)"),
+            ConfigErrorKind::TooManyWorkers {
+                bound,
+                value,
+                limit,
+                backend,
+            } => write!(
+                f,
+                "{bound}={value} is above the {backend} backend's limit of {limit} workers"
+            ),
+            ConfigErrorKind::CapacityTooLarge {
+                capacity,
+                limit,
+                backend,
+            } => write!(
+                f,
+                "capacity={capacity} is above the {backend} backend's limit of {limit} queued jobs (or unbounded)"
+            ),
+            ConfigErrorKind::NulInThreadName => {
+                f.write_str("thread_name must not contain a NUL byte")
+            }
         }
     }
 }
@@ -173,6 +215,36 @@ impl fmt::Debug for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+/// Checks bounds and capacity against a backend's limits (after [`validate_bounds`]): `min` and
+/// `max` at most `worker_limit`, the capacity at most `capacity_limit`.
+pub(crate) fn validate_limits(
+    backend: &'static str,
+    (min, max, capacity): (usize, Option<usize>, Option<usize>),
+    worker_limit: usize,
+    capacity_limit: usize,
+) -> Result<(), ConfigError> {
+    for (bound, value) in [("min", Some(min)), ("max", max)] {
+        if let Some(value) = value.filter(|&v| v > worker_limit) {
+            return Err(ConfigError::new(ConfigErrorKind::TooManyWorkers {
+                bound,
+                value,
+                limit: worker_limit,
+                backend,
+            }));
+        }
+    }
+    match capacity {
+        Some(capacity) if capacity > capacity_limit => {
+            Err(ConfigError::new(ConfigErrorKind::CapacityTooLarge {
+                capacity,
+                limit: capacity_limit,
+                backend,
+            }))
+        }
+        _ => Ok(()),
+    }
+}
 
 /// Checks pool bounds: `max >= 1` (or unbounded) and `min <= max`.
 ///

@@ -84,6 +84,28 @@ pub enum Event {
         /// The worker.
         worker: WorkerId,
     },
+    /// A pool's handle was dropped before its work was done: after waiting up to the drop
+    /// timeout, `unrun` jobs had not run (still queued, or dropped with a pool never started)
+    /// and `still_running` worker threads were busy. Also a `tracing` warning.
+    DroppedWithWork {
+        /// Jobs that had not run.
+        unrun: usize,
+        /// Worker threads not yet finished.
+        still_running: usize,
+    },
+    /// The pool became `Terminated` (stopped, every worker thread gone): emitted once, last
+    /// (Java's `terminated()`).
+    Terminated,
+    /// A worker the pool decided to create never ran its loop: the OS refused its thread
+    /// (`start_hook_panicked: false`), or its `on_worker_start` panicked (`true`). It ran no job
+    /// and is out of `workers` (`spawn_failures += 1`); the job it was for stays queued for the
+    /// next worker, or comes back in a stop report.
+    WorkerSpawnFailed {
+        /// The worker.
+        worker: WorkerId,
+        /// Whether `on_worker_start` panicked (else the OS refused the thread).
+        start_hook_panicked: bool,
+    },
 }
 
 impl Event {

@@ -218,7 +218,8 @@ pub(crate) struct Task<F, T> {
     /// The closure until it runs or is dropped unrun. Owned, as the state machine in
     /// `slot.control` says, by the holder of the [`Job`] (who may claim and run it, or drop it
     /// unrun), except once a `cancel` won it out of a pool's queue (QUEUED -> CANCELLED): then
-    /// by that canceller. Only the owner touches it.
+    /// by that canceller, and once a `join` won it out of a queue that was not started
+    /// (QUEUED -> JOINED): by that joiner. Only the owner touches it.
     f: UnsafeCell<Option<F>>,
 }
 
@@ -241,9 +242,12 @@ pub(crate) trait TaskShared<T>: Send + Sync {
     fn slot(&self) -> &Slot<T>;
     /// `JobHandle::cancel`.
     fn cancel(&self) -> bool;
+    /// For a `join` about to block: runs the job here if its pool was never started
+    /// ([`Control::run_unstarted`]); true if it did (the result is then stored).
+    fn run_unstarted(&self) -> bool;
 }
 
-impl<F: Send, T: Send> TaskShared<T> for Task<F, T> {
+impl<F: FnOnce() -> T + Send, T: Send> TaskShared<T> for Task<F, T> {
     fn slot(&self) -> &Slot<T> {
         &self.slot
     }
@@ -257,6 +261,31 @@ impl<F: Send, T: Send> TaskShared<T> for Task<F, T> {
             self.slot.complete(Err(JoinError::Cancelled));
         }
         won
+    }
+
+    fn run_unstarted(&self) -> bool {
+        self.slot.control.run_unstarted(&mut |veto| {
+            // JOINED: the closure is ours (see `f`).
+            let Some(f) = self.take_f() else {
+                return false;
+            };
+            if let Some(p) = veto {
+                // `before_job` panicked: the job does not run (see `Config::run_job`).
+                let _ = catch(move || drop(f));
+                self.slot.complete(Err(JoinError::Panicked(p)));
+                return true;
+            }
+            match catch(f) {
+                Ok(v) => {
+                    self.slot.complete(Ok(v));
+                    false
+                }
+                Err(p) => {
+                    self.slot.complete(Err(JoinError::Panicked(p)));
+                    true
+                }
+            }
+        })
     }
 }
 
@@ -306,6 +335,18 @@ where
         }
     }
 
+    fn fail(mut self: Box<Self>, p: Panic) -> RunReport {
+        self.done = true;
+        // Claimed by us: the closure is ours; dropped unrun.
+        let f = self.task.take_f();
+        let _ = catch(move || drop(f));
+        self.task.slot.complete(Err(JoinError::Panicked(p)));
+        RunReport {
+            outcome: Outcome::Panicked(None),
+            callback_panicked: false,
+        }
+    }
+
     fn control(&self) -> Option<&Control> {
         Some(&self.task.slot.control)
     }
@@ -332,6 +373,8 @@ impl<F, T> Drop for HandleTask<F, T> {
                 slot.complete(Err(JoinError::Cancelled));
             }
             Retired::Cancelled => slot.complete(Err(JoinError::Cancelled)),
+            // A join took it to run it itself: the closure and the result are the joiner's.
+            Retired::Joined => {}
         }
     }
 }
@@ -363,6 +406,16 @@ where
         let callback_panicked = catch(move || on_result(r)).is_err();
         RunReport {
             outcome,
+            callback_panicked,
+        }
+    }
+
+    fn fail(self: Box<Self>, p: Panic) -> RunReport {
+        let CallbackTask { f, on_result } = *self;
+        let _ = catch(move || drop(f));
+        let callback_panicked = catch(move || on_result(Err(p))).is_err();
+        RunReport {
+            outcome: Outcome::Panicked(None),
             callback_panicked,
         }
     }
@@ -410,11 +463,20 @@ impl<T> JobHandle<T> {
     /// Waits for the job and returns its value. (In async code, `.await` the handle instead: it
     /// is a [`Future`] with the same output.)
     ///
+    /// A job still queued in a pool that was never started (built with
+    /// [`crate::Builder::queue_before_start`] and not yet started) would wait for a `start`
+    /// that may never come: `join` runs it on this thread instead, with the pool's
+    /// `before_job`/`after_job` hooks, and the pool counts it as run by a caller
+    /// (`docs/semantics.md`, "`join` on a pool that was never started").
+    ///
     /// # Errors
     /// [`JoinError::Panicked`] with the payload if the job panicked, [`JoinError::Cancelled`] if
     /// it was cancelled before it started, [`JoinError::Dropped`] if it was dropped unrun (handed
     /// back by `stop_now` and dropped by its holder).
     pub fn join(self) -> Result<T, JoinError> {
+        if !self.slot().is_ready() {
+            self.task.run_unstarted();
+        }
         self.slot().wait_ready(None);
         self.taken()
     }

@@ -16,7 +16,7 @@ use std::mem::{ManuallyDrop, MaybeUninit};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::sync::DynArc;
-use crate::sync::atomic::{AtomicU8, Ordering};
+use crate::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use crate::sync::cell::UnsafeCell;
 
 /// The id a pool gives every job it accepts: 0, 1, 2, … in acceptance order.
@@ -181,6 +181,16 @@ pub(crate) const CANCELLED_HELD: u8 = 4;
 /// back first (`stop_now`, an eviction: back to PENDING) or a worker takes it first (RUNNING;
 /// the cancel then returns false), so that a cancel is atomic with everything the pool does.
 pub(crate) const CANCELLING: u8 = 5;
+/// A `join` won the job out of QUEUED because it was queued in a pool that had not started
+/// ([`Control::run_unstarted`]), and is finishing under the pool's lock
+/// ([`CancelSink::run_unstarted`]): JOINED there if the pool is still not started, else back to
+/// QUEUED. A worker that takes it first wins (RUNNING), and so does a pool handing it back
+/// (PENDING), as with CANCELLING.
+pub(crate) const JOINING: u8 = 6;
+/// Taken out of a pool that had not started by a `join`, which runs it on its own thread; the
+/// pool counted it as run by a caller. The `Job` left in (or taken from) the queue is a shell:
+/// whoever drops it does nothing more, and no worker runs it.
+pub(crate) const JOINED: u8 = 7;
 
 /// Whether the holder of a job that will never run must drop its closure ([`Control::retire`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -191,6 +201,8 @@ pub(crate) enum Retired {
     CancelledHeld,
     /// Cancelled while queued: the canceller dropped the closure.
     Cancelled,
+    /// Taken by a `join` that runs it ([`JOINED`]): the joiner owns the closure and the result.
+    Joined,
 }
 
 /// How a pool takes part in cancelling a job it holds in its queue.
@@ -205,6 +217,27 @@ pub trait CancelSink: Send + Sync {
 
     /// Dropping the closure of a job cancelled in this pool panicked (caught): count it.
     fn cancelled_drop_panicked(&self);
+
+    /// A `join` is waiting for the job `id`, which was queued while this pool was not started
+    /// (`Created`). Under the pool's lock, the pool calls `decide(true)` if it is still not
+    /// started, else `decide(false)` (which puts the job back in the queue's custody). If
+    /// `decide(true)` returned true the job is the joiner's: the pool takes it out of its queue
+    /// and its counts (as `caller_runs`), runs `before_job`, `run` (the job, on this thread,
+    /// given the `before_job` panic that vetoes it, if any; it returns whether the job
+    /// panicked), `after_job`, then counts the outcome and emits
+    /// `JobRanByCaller`, and returns true. Otherwise it returns false and the joiner waits as
+    /// usual (a worker will run the job, or it was handed back).
+    ///
+    /// The default (a pool that never defers its start) puts the job back and returns false.
+    fn run_unstarted(
+        &self,
+        id: JobId,
+        decide: &mut dyn FnMut(bool) -> bool,
+        run: &mut dyn FnMut(Option<Panic>) -> bool,
+    ) -> bool {
+        let _ = (id, &run);
+        decide(false)
+    }
 }
 
 /// The pool holding a queued job, and the job's id there.
@@ -212,7 +245,8 @@ type SinkEntry = Option<(JobId, DynArc<dyn CancelSink>)>;
 
 /// The part of a task shared between the job and its handle.
 pub(crate) struct Control {
-    /// One of [`PENDING`], [`QUEUED`], [`RUNNING`], [`CANCELLED`], [`CANCELLED_HELD`].
+    /// One of [`PENDING`], [`QUEUED`], [`RUNNING`], [`CANCELLED`], [`CANCELLED_HELD`],
+    /// [`CANCELLING`], [`JOINING`], [`JOINED`].
     state: AtomicU8,
     /// The pool holding the job while it is QUEUED, and its id there. Guarded by `state`, not by
     /// a lock: the enqueuer writes it while the job is PENDING (no other thread reads it then),
@@ -222,6 +256,10 @@ pub(crate) struct Control {
     /// (it is dropped with the control block), so the hot path does not touch the sink's
     /// reference count.
     sink: UnsafeCell<SinkEntry>,
+    /// Set by the enqueuer (with `sink`, while PENDING) when the pool it queues the job in has not
+    /// started: only then may a `join` take the job to run it itself. Never cleared; a join that
+    /// finds the pool started meanwhile just waits.
+    unstarted: AtomicBool,
 }
 
 // SAFETY: `sink` is the only non-`Sync` part. Every access to it is made by the one thread the
@@ -235,6 +273,7 @@ impl Control {
         Control {
             state: AtomicU8::new(PENDING),
             sink: UnsafeCell::new(None),
+            unstarted: AtomicBool::new(false),
         }
     }
 
@@ -254,10 +293,14 @@ impl Control {
     /// Marks a task that will never run (its holder drops it unrun) as over, so `cancel` fails
     /// from now on; says whether a `cancel` got there first and who owns the closure.
     pub(crate) fn retire(&self) -> Retired {
-        if self.transition(PENDING, RUNNING) || self.transition(QUEUED, RUNNING) {
+        if self.transition(PENDING, RUNNING)
+            || self.transition(QUEUED, RUNNING)
+            || self.transition(JOINING, RUNNING)
+        {
             return Retired::Dropped;
         }
         match self.state.load(Ordering::Acquire) {
+            JOINED => Retired::Joined,
             // A worker skipped it out of the queue; the canceller finishes (nobody else can
             // take it back now) and owns the closure.
             CANCELLED | CANCELLING => Retired::Cancelled,
@@ -312,6 +355,43 @@ impl Control {
     }
 }
 
+impl Control {
+    /// For a `join` about to block: if the job sits in the queue of a pool that has not
+    /// started, takes it out of the pool's custody and runs it here with `run` (which runs the
+    /// closure and stores the result; it returns whether the job panicked). True if it ran
+    /// here; false if the pool has started (a worker will run it), or the job is not queued.
+    pub(crate) fn run_unstarted(&self, run: &mut dyn FnMut(Option<Panic>) -> bool) -> bool {
+        if !self.unstarted.load(Ordering::Relaxed) || !self.transition(QUEUED, JOINING) {
+            return false;
+        }
+        // We won the job out of QUEUED: the sink is ours until we leave JOINING.
+        let Some((id, sink)) = self.take_sink() else {
+            unreachable!("a queued job has its pool's sink");
+        };
+        let back = DynArc::clone(&sink);
+        let mut back = Some(back);
+        let decide = &mut |not_started: bool| {
+            if not_started {
+                return self.transition(JOINING, JOINED);
+            }
+            // Under the pool's lock, so no hand-back (which needs it) moves the job out of
+            // JOINING meanwhile; a worker's take (to RUNNING) may, and never reads the sink.
+            if self.state.load(Ordering::Acquire) == JOINING
+                && let Some(b) = back.take()
+            {
+                // SAFETY: the job is JOINING or (taken by a worker since the load) RUNNING: in
+                // both the sink is ours (see the field's doc); nobody else reads or writes it.
+                let old = self.sink.with_mut(|p| unsafe { (*p).replace((id, b)) });
+                drop(old);
+                // Publishes the sink with the job, back in the queue's custody.
+                self.transition(JOINING, QUEUED);
+            }
+            false
+        };
+        sink.run_unstarted(id, decide, run)
+    }
+}
+
 /// The behaviour behind a [`Job`].
 pub(crate) trait Runnable: Any + Send {
     /// Runs the job (it has already been claimed); never unwinds.
@@ -324,6 +404,10 @@ pub(crate) trait Runnable: Any + Send {
     {
         Box::new(self).run()
     }
+    /// Ends the job (already claimed) as panicked with `p` without running it (its
+    /// `before_job` hook panicked: a veto): the payload goes where a panic of the job would;
+    /// never unwinds.
+    fn fail(self: Box<Self>, p: Panic) -> RunReport;
     /// The control block, for jobs that have a handle.
     fn control(&self) -> Option<&Control> {
         None
@@ -339,6 +423,16 @@ pub(crate) struct FnJob<F>(pub(crate) F);
 impl<F: FnOnce() + Send + 'static> Runnable for FnJob<F> {
     fn run(self: Box<Self>) -> RunReport {
         (*self).run_inline()
+    }
+
+    fn fail(self: Box<Self>, p: Panic) -> RunReport {
+        // The closure is dropped unrun (a panicking drop is caught and ignored: the job already
+        // ends as panicked).
+        let _ = catch(move || drop(self));
+        RunReport {
+            outcome: Outcome::Panicked(Some(p)),
+            callback_panicked: false,
+        }
     }
 
     fn run_inline(self) -> RunReport {
@@ -374,6 +468,8 @@ struct VTable {
     type_id: fn() -> TypeId,
     /// Runs the task, moving it out of the storage.
     run: unsafe fn(*mut Storage) -> RunReport,
+    /// Ends the task as panicked without running it, moving it out of the storage.
+    fail: unsafe fn(*mut Storage, Panic) -> RunReport,
     /// Drops the task in place.
     drop: unsafe fn(*mut Storage),
     /// The task's control block, if it has one.
@@ -400,6 +496,19 @@ impl<R: Runnable> Erased<R> {
             // SAFETY: the caller guarantees a `Box<R>` we may move out.
             unsafe { p.cast::<Box<R>>().read() }.run()
         }
+    }
+
+    /// # Safety
+    /// `p` holds a live `R` (inline, or boxed when `R` does not fit) that nobody uses afterwards.
+    unsafe fn fail(p: *mut Storage, panic: Panic) -> RunReport {
+        let task: Box<R> = if fits::<R>() {
+            // SAFETY: the caller guarantees an inline `R` we may move out.
+            Box::new(unsafe { p.cast::<R>().read() })
+        } else {
+            // SAFETY: the caller guarantees a `Box<R>` we may move out.
+            unsafe { p.cast::<Box<R>>().read() }
+        };
+        task.fail(panic)
     }
 
     /// # Safety
@@ -430,6 +539,7 @@ impl<R: Runnable> Erased<R> {
     const VTABLE: VTable = VTable {
         type_id: Self::type_id,
         run: Self::run,
+        fail: Self::fail,
         drop: Self::drop,
         control: Self::control,
         has_control: R::HAS_CONTROL,
@@ -531,10 +641,18 @@ impl Job {
     }
 
     /// Moves the job into a pool's custody as `id`. Returns false if it was already cancelled.
-    pub(crate) fn enqueue(&self, id: JobId, sink: &DynArc<dyn CancelSink>) -> bool {
+    /// `unstarted`: the pool has not started, so a `join` may run the job itself rather than
+    /// wait for a `start` that may never come.
+    pub(crate) fn enqueue(
+        &self,
+        id: JobId,
+        sink: &DynArc<dyn CancelSink>,
+        unstarted: bool,
+    ) -> bool {
         match self.control() {
             None => true,
             Some(c) => {
+                c.unstarted.store(unstarted, Ordering::Relaxed);
                 // SAFETY: we own the job by value and it is not QUEUED (jobs outside a pool are
                 // PENDING or CANCELLED_HELD), so no other thread touches `sink` now (see its doc).
                 let old = c
@@ -564,9 +682,23 @@ impl Job {
         match self.control() {
             None => true,
             Some(c) => {
-                c.transition(QUEUED, RUNNING)
-                    || c.transition(PENDING, RUNNING)
-                    || c.transition(CANCELLING, RUNNING)
+                if c.transition(QUEUED, RUNNING) {
+                    return true;
+                }
+                // Not one compare-exchange per state in turn: a join that finds the pool started
+                // puts the job back from JOINING to QUEUED, and a taker that tried QUEUED first
+                // and JOINING next would miss it in both (found by the conformance kit's loom
+                // model of a join racing `start`).
+                loop {
+                    match c.state.load(Ordering::Acquire) {
+                        s @ (QUEUED | PENDING | CANCELLING | JOINING) => {
+                            if c.transition(s, RUNNING) {
+                                return true;
+                            }
+                        }
+                        _ => return false,
+                    }
+                }
             }
         }
     }
@@ -580,12 +712,20 @@ impl Job {
                     drop(c.take_sink());
                     true
                 } else {
-                    // A cancel in flight loses to the pool handing the job back (the caller
-                    // holds the pool's lock, which the canceller waits for); it keeps the sink.
-                    c.transition(CANCELLING, PENDING)
+                    // A cancel or join in flight loses to the pool handing the job back (the
+                    // caller holds the pool's lock, which they wait for); it keeps the sink.
+                    c.transition(CANCELLING, PENDING) || c.transition(JOINING, PENDING)
                 }
             }
         }
+    }
+
+    /// Ends a job whose [`Job::claim`] succeeded as panicked with `p`, without running it.
+    pub(crate) fn fail_claimed(self, p: Panic) -> RunReport {
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: the storage holds the live task `vtable` was made for; `this` is never dropped,
+        // so the task is moved out exactly once.
+        unsafe { (this.vtable.fail)(&mut this.storage, p) }
     }
 
     /// Runs a job whose [`Job::claim`] succeeded.
@@ -645,12 +785,90 @@ mod tests {
         fn cancelled_drop_panicked(&self) {}
     }
 
+    /// A pool that says whether it has started, and runs what a joiner hands it; it tells
+    /// `told` when it put a job back.
+    struct Unstarted(bool, Mutex<std::sync::mpsc::Sender<()>>);
+
+    impl CancelSink for Unstarted {
+        fn cancel_queued(&self, _id: JobId, finish: &mut dyn FnMut() -> bool) -> bool {
+            finish()
+        }
+        fn cancelled_drop_panicked(&self) {}
+        fn run_unstarted(
+            &self,
+            _id: JobId,
+            decide: &mut dyn FnMut(bool) -> bool,
+            run: &mut dyn FnMut(Option<Panic>) -> bool,
+        ) -> bool {
+            if !decide(!self.0) {
+                self.1.lock().unwrap().send(()).unwrap();
+                return false;
+            }
+            run(None);
+            true
+        }
+    }
+
+    #[test]
+    fn a_join_runs_a_job_of_a_pool_never_started_and_leaves_a_started_one_queued() {
+        for started in [false, true] {
+            let (told, put_back) = std::sync::mpsc::channel();
+            let sink: DynArc<dyn CancelSink> = DynArc::new(Unstarted(started, Mutex::new(told)));
+            let (job, task) = JobHandle::new_task(|| 5);
+            assert!(job.enqueue(JobId(0), &sink, true));
+            let handle = JobHandle::from_task(task, JobId(0));
+            if started {
+                let joiner = std::thread::spawn(move || handle.join().ok());
+                // The join found the pool started and put the job back: a worker runs it.
+                put_back.recv().unwrap();
+                assert!(job.claim(), "the job went back to QUEUED");
+                job.run_claimed();
+                assert_eq!(joiner.join().unwrap(), Some(5));
+            } else {
+                assert_eq!(handle.join().ok(), Some(5), "the joiner ran it");
+                assert!(!job.claim(), "no worker may run it again");
+                drop(job);
+            }
+        }
+    }
+
+    #[test]
+    fn a_failed_job_delivers_the_panic_and_drops_its_closure_unrun() {
+        // Inline and boxed tasks, with a handle and without.
+        let big = [7u64; 16];
+        let (job, task) = JobHandle::new_task(move || big[0]);
+        assert!(job.claim());
+        let report = job.fail_claimed(Panic::new(Box::new("veto")));
+        assert!(matches!(report.outcome, Outcome::Panicked(None)));
+        match JobHandle::from_task(task, JobId(0)).join() {
+            Err(crate::JoinError::Panicked(p)) => assert_eq!(p.message(), Some("veto")),
+            other => panic!("{other:?}"),
+        }
+        let dropped = DynArc::new(std::sync::atomic::AtomicUsize::new(0));
+        struct Count(DynArc<std::sync::atomic::AtomicUsize>);
+        impl Drop for Count {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let c = Count(dropped.clone());
+        let job = Job::new(move || drop(c));
+        assert!(job.claim());
+        let report = job.fail_claimed(Panic::new(Box::new("veto")));
+        assert!(matches!(report.outcome, Outcome::Panicked(Some(_))));
+        assert_eq!(
+            dropped.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "dropped once, unrun"
+        );
+    }
+
     #[test]
     fn a_cancel_that_has_not_finished_loses_to_the_worker_that_takes_the_job() {
         let pool = DynArc::new(WorkerFirst::default());
         let sink: DynArc<dyn CancelSink> = pool.clone();
         let (job, task) = JobHandle::new_task(|| 7);
-        assert!(job.enqueue(JobId(0), &sink));
+        assert!(job.enqueue(JobId(0), &sink, false));
         *pool.queued.lock().unwrap() = Some(job);
         let handle = JobHandle::from_task(task, JobId(0));
         assert!(!handle.cancel(), "the cancel won a job a worker took");

@@ -264,7 +264,9 @@ mod sync;
 
 pub use classic::ClassicPool;
 pub use clock::{Clock, ClockListener, ManualClock};
-pub use config::{Builder, Config, EventListener, Hook, JobHook, PanicHandler, Policy};
+pub use config::{
+    AfterJobHook, Builder, Config, EventListener, Hook, JobEnd, JobHook, PanicHandler, Policy,
+};
 pub use error::{
     ConfigError, ConfigErrorKind, PutError, PutErrorKind, StartError, validate_bounds,
 };
@@ -424,7 +426,12 @@ pub mod __backend {
 
     /// `Job::enqueue`: moves the job into a pool's custody; false if it was already cancelled.
     pub fn enqueue(job: &Job, id: JobId, sink: &DynArc<dyn CancelSink>) -> bool {
-        job.enqueue(id, sink)
+        job.enqueue(id, sink, false)
+    }
+    /// `Job::enqueue` into a pool that has not started: a `join` may then run the job itself
+    /// (the sink's `CancelSink::run_unstarted` decides, under the pool's lock).
+    pub fn enqueue_unstarted(job: &Job, id: JobId, sink: &DynArc<dyn CancelSink>) -> bool {
+        job.enqueue(id, sink, true)
     }
     /// `Job::has_control`: whether the job can be cancelled.
     pub fn has_control(job: &Job) -> bool {

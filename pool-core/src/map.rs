@@ -132,6 +132,20 @@ where
         }
     }
 
+    fn fail(self: Box<Self>, p: Panic) -> RunReport {
+        // Vetoed by `before_job`: the item ends as panicked, its input dropped unrun.
+        let mut outcome = Outcome::Completed;
+        if let Some(input) = self.0.take_input() {
+            let _ = catch(move || drop(input));
+            self.0.channel.send(self.0.seq, Err(MapError::Panicked(p)));
+            outcome = Outcome::Panicked(None);
+        }
+        RunReport {
+            outcome,
+            callback_panicked: false,
+        }
+    }
+
     fn control(&self) -> Option<&Control> {
         Some(&self.0.control)
     }

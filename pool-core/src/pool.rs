@@ -107,6 +107,29 @@ pub trait Pool: Send + Sync {
 
     /// Waits up to `timeout` (pool clock) until the pool is stopped and every worker has exited.
     fn await_termination(&self, timeout: Duration) -> bool;
+
+    /// Waits up to `timeout` until the pool is **quiescent**: no job queued and every live worker
+    /// idle (parked and unclaimed), so nothing runs and nothing is about to (the `threadpool`
+    /// crate's `join`, Java's `awaitQuiescence`). Returns whether it is; does not stop the pool,
+    /// and jobs put meanwhile are waited for too. A pool with no worker and nothing queued is
+    /// quiescent; a `Created` pool with queued jobs is not (it waits the whole timeout). Jobs
+    /// running on callers (`CallerRuns`) are not the pool's and are not waited for.
+    ///
+    /// The backends of this crate wait on the pool clock and are woken by the change; this
+    /// default (for other backends) checks [`Pool::stats`] every millisecond of real time.
+    fn await_quiescence(&self, timeout: Duration) -> bool {
+        let quiet = |s: Stats| s.queued == 0 && s.idle == s.workers;
+        let deadline = std::time::Instant::now().checked_add(timeout);
+        loop {
+            if quiet(self.stats()) {
+                return true;
+            }
+            if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                return false;
+            }
+            crate::sync::thread::sleep(Duration::from_millis(1));
+        }
+    }
 }
 
 /// Typed conveniences over any [`Pool`], including `dyn Pool`.

@@ -8,7 +8,7 @@ use std::fmt;
 
 use crate::error::PutError;
 use crate::handle::JoinError;
-use crate::job::{Job, JobId, Outcome, RunReport, Runnable, catch};
+use crate::job::{Job, JobId, Outcome, Panic, RunReport, Runnable, catch};
 use crate::pool::{Admission, Pool};
 use crate::stats::PoolState;
 use crate::sync::{Arc, Condvar, Mutex, lock, wait};
@@ -88,6 +88,16 @@ where
         };
         RunReport {
             outcome,
+            callback_panicked: false,
+        }
+    }
+
+    fn fail(mut self: Box<Self>, p: Panic) -> RunReport {
+        let f = self.f.take();
+        let _ = catch(move || drop(f));
+        self.send(Err(JoinError::Panicked(p)));
+        RunReport {
+            outcome: Outcome::Panicked(None),
             callback_panicked: false,
         }
     }

@@ -40,7 +40,9 @@ use crate::sync::{Condvar, DynArc, Mutex, lock, wait};
 
 /// The work of one scoped job, lifetime erased (see the module docs): runs the closure, stores
 /// its result, and says whether it panicked. Never unwinds.
-type Work = Box<dyn FnOnce() -> bool + Send + 'static>;
+/// A scoped job's work: runs the closure (or, given the panic of a `before_job` that vetoes
+/// it, drops it unrun and stores that panic as its result); returns whether it panicked.
+type Work = Box<dyn FnOnce(Option<Panic>) -> bool + Send + 'static>;
 
 /// What a scope and its jobs share.
 struct ScopeState {
@@ -103,10 +105,10 @@ struct ScopedTask {
 
 impl ScopedTask {
     /// Runs the work if nobody took it yet. Returns whether the work ran here and panicked.
-    fn run_if_untaken(&self) -> Option<bool> {
+    fn run_if_untaken(&self, veto: Option<Panic>) -> Option<bool> {
         let work = lock(&self.work).take();
         let work = work?;
-        let panicked = work();
+        let panicked = work(veto);
         self.scope.finish_one();
         Some(panicked)
     }
@@ -119,7 +121,7 @@ impl ScopedTask {
             return;
         };
         self.control.cancel(|| ());
-        work();
+        work(None);
         self.scope.finish_one();
     }
 }
@@ -135,9 +137,21 @@ impl Runnable for ScopedJob {
     fn run_inline(self) -> RunReport {
         // A shell whose work the scope took back (and could not cancel in time) counts as a job
         // that completed: it did nothing.
-        let outcome = match self.0.run_if_untaken() {
+        let outcome = match self.0.run_if_untaken(None) {
             Some(true) => Outcome::Panicked(None),
             _ => Outcome::Completed,
+        };
+        RunReport {
+            outcome,
+            callback_panicked: false,
+        }
+    }
+
+    fn fail(self: Box<Self>, p: Panic) -> RunReport {
+        // Vetoed by `before_job`: the work stores the panic as its result without running.
+        let outcome = match self.0.run_if_untaken(Some(p)) {
+            Some(_) => Outcome::Panicked(None),
+            None => Outcome::Completed,
         };
         RunReport {
             outcome,
@@ -205,8 +219,14 @@ impl<'scope, 'env, P: Pool + ?Sized> Scope<'scope, 'env, P> {
             scope: DynArc::clone(&self.state),
         });
         let theirs = DynArc::clone(&slot);
-        let work: Box<dyn FnOnce() -> bool + Send + 'scope> = Box::new(move || {
-            let r = catch(f);
+        let work: Box<dyn FnOnce(Option<Panic>) -> bool + Send + 'scope> = Box::new(move |veto| {
+            let r = match veto {
+                Some(p) => {
+                    let _ = catch(move || drop(f));
+                    Err(p)
+                }
+                None => catch(f),
+            };
             let panicked = r.is_err();
             // Storing may drop the slot (the handle is gone) and with it a value whose drop
             // panics: caught, the job is over either way.
@@ -219,8 +239,11 @@ impl<'scope, 'env, P: Pool + ?Sized> Scope<'scope, 'env, P> {
         // (we add it to `takeable` under the same lock) until after its call returned (the
         // caller then calls `finish_one`), and `scope`'s waiter takes and calls itself any box
         // still in a task. So every borrow the box holds outlives every use of it.
-        let work: Work =
-            unsafe { std::mem::transmute::<Box<dyn FnOnce() -> bool + Send + 'scope>, Work>(work) };
+        let work: Work = unsafe {
+            std::mem::transmute::<Box<dyn FnOnce(Option<Panic>) -> bool + Send + 'scope>, Work>(
+                work,
+            )
+        };
         let task = DynArc::new(ScopedTask {
             control: Control::new(),
             work: Mutex::new(Some(work)),
@@ -243,7 +266,7 @@ impl<'scope, 'env, P: Pool + ?Sized> Scope<'scope, 'env, P> {
             Ok(id) => Some(id),
             Err(refused) => {
                 drop(refused);
-                task.run_if_untaken();
+                task.run_if_untaken(None);
                 None
             }
         };

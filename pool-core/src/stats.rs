@@ -43,6 +43,9 @@ pub struct Stats {
     pub caller_runs: u64,
     /// Panics caught in callbacks, hooks, handlers and event listeners.
     pub hook_panics: u64,
+    /// Workers that never ran their loop: the OS refused the thread, or `on_worker_start`
+    /// panicked (each also [`crate::Event::WorkerSpawnFailed`]). They are not in `workers`.
+    pub spawn_failures: u64,
     /// Most live workers ever.
     pub peak_workers: usize,
     /// The current minimum.

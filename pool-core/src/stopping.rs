@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use crate::clock::Clock;
+use crate::event::Event;
 use crate::job::Job;
 use crate::stats::{Stats, StopReport};
 use crate::sync::thread::{self, ThreadId};
@@ -44,6 +45,15 @@ pub(crate) trait Stopping {
 
     /// The stop report, with `returned` handed back.
     fn report(&self, st: &Self::State, returned: Vec<Job>) -> StopReport;
+
+    /// How long a dropped handle waits for the queue to drain (`Builder::drop_timeout`).
+    fn drop_timeout(&self) -> Duration;
+
+    /// Jobs in the queue now (`Stats::queued`).
+    fn queued(&self, st: &Self::State) -> usize;
+
+    /// Emits `e` under the state lock.
+    fn emit_locked(&self, st: &mut Self::State, e: Event);
 }
 
 /// `Pool::stop`: begins the stop, then waits until every worker thread but the caller's own
@@ -70,12 +80,49 @@ pub(crate) fn await_termination<S: Stopping>(sh: &S, timeout: Duration) -> bool 
     sh.terminated(&st)
 }
 
-/// A non-blocking stop, for a dropped handle: no new work, queued jobs still run, workers exit
-/// after them. Jobs handed back are dropped after the lock is released (their drops run user
-/// code).
+/// A stop for a dropped handle: no new work; waits up to the drop timeout (real time, so a
+/// manual clock nobody advances cannot hang a drop) for the queue to drain and the workers to
+/// exit, as `stop` does. What had not run by then is reported, by `Event::DroppedWithWork` and a
+/// `tracing` warning naming the counts: the jobs still queued (they may still run, on the
+/// detached workers, if the process lives on) and those of a pool never started (dropped
+/// unrun). Jobs handed back are dropped after the lock is released (their drops run user code).
 pub(crate) fn stop_on_drop<S: Stopping>(sh: &S) {
     let mut st = lock(sh.state());
+    let deadline = std::time::Instant::now().checked_add(sh.drop_timeout());
     let returned = sh.begin(&mut st);
+    let me = thread::current().id();
+    let inside = usize::from(S::threads(&st).contains(&me));
+    while S::num_threads(&st) > inside {
+        let left = match deadline {
+            Some(d) => d.saturating_duration_since(std::time::Instant::now()),
+            None => Duration::MAX,
+        };
+        if left.is_zero() {
+            break;
+        }
+        st = if left == Duration::MAX {
+            wait(sh.exited(), st)
+        } else {
+            wait_timeout(sh.exited(), st, left)
+        };
+    }
+    let unrun = returned.len() + sh.queued(&st);
+    let busy = S::num_threads(&st).saturating_sub(inside);
+    if unrun > 0 || busy > 0 {
+        sh.emit_locked(
+            &mut st,
+            Event::DroppedWithWork {
+                unrun,
+                still_running: busy,
+            },
+        );
+        tracing::warn!(
+            target: "pool",
+            unrun,
+            still_running = busy,
+            "a pool was dropped before {unrun} queued job(s) ran ({busy} worker thread(s) still busy)"
+        );
+    }
     drop(st);
     drop(returned);
 }

@@ -20,6 +20,18 @@ pub(crate) mod thread {
 
     #[cfg(loom)]
     pub(crate) use loom::thread::{Builder, ThreadId, current, yield_now};
+
+    /// Sleeps for `d` of real time (only the default `Pool::await_quiescence`, for foreign
+    /// backends, polls with it). Under loom there is no time: it yields.
+    pub(crate) fn sleep(d: std::time::Duration) {
+        #[cfg(not(loom))]
+        std::thread::sleep(d);
+        #[cfg(loom)]
+        {
+            let _ = d;
+            yield_now();
+        }
+    }
 }
 
 /// A thread's park token, split in the half the thread parks on and the half others wake it with:

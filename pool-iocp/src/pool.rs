@@ -166,6 +166,8 @@ impl State {
             rejected: self.rejected,
             caller_runs: self.caller_runs,
             hook_panics: self.hook_panics,
+            // Not tracked by this backend yet (issue 12 item 1 was done for classic and fast).
+            spawn_failures: 0,
             peak_workers: self.peak_workers,
             min: self.min,
             max: self.max,

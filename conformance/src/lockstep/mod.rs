@@ -124,6 +124,8 @@ impl Driver {
         // Not started: the model starts `Created`, and `start` is one of the operations.
         let mut b = Builder::new()
             .queue_before_start()
+            // Dropping is the model's non-blocking stop.
+            .drop_timeout(Duration::ZERO)
             .min(setup.min)
             .keep_alive(secs(setup.keep_alive))
             .put_timeout(secs(setup.put_timeout))
@@ -147,7 +149,7 @@ impl Driver {
         };
         let logs = Arc::clone(&self.logs);
         let prefix = Arc::clone(&self.prefix);
-        b.after_job(|id| {
+        b.after_job(|id, _| {
             if let Some(t) = kit::take_last_ran() {
                 t.after_job(id);
             }

@@ -14,12 +14,12 @@
 
 use super::queue::Pop;
 use super::stats::Tally;
-use super::word::{IDLE_ONE, MAX_WORKERS, RUNNING, WAITERS, Word};
+use super::word::{CREATED, IDLE_ONE, MAX_WORKERS, RUNNING, WAITERS, Word};
 use super::{FastPool, Guard, Shared, State};
 use crate::config::Policy;
 use crate::error::PutError;
 use crate::event::Event;
-use crate::job::{CancelSink, Job, JobId, catch};
+use crate::job::{CancelSink, Job, JobId, Panic, catch};
 use crate::policy::{self, Admit};
 use crate::pool::Admission;
 use crate::sync::atomic::{Ordering, fence};
@@ -122,6 +122,8 @@ impl Shared {
         locked: Option<&State>,
     ) -> Result<Result<JobId, PutError<Job>>, Job> {
         let mut job = Some(job);
+        // A put before `start` queues under the state lock (`put_cold`), which `start` takes.
+        let unstarted = locked.is_some() && sh.word().phase() == CREATED;
         let mut refused = None;
         let mut dead = false;
         let mut behind_a_new_stop = false;
@@ -137,7 +139,7 @@ impl Shared {
             if pos >= sh.queue.closed_at() {
                 // The pool stopped between our admission and our reservation: refuse.
                 refused = Some(job);
-            } else if job.has_control() && !job.enqueue(JobId(pos), sink) {
+            } else if job.has_control() && !job.enqueue(JobId(pos), sink, unstarted) {
                 // Cancelled before it was queued: it gets its id and counts as cancelled.
                 dead = true;
             } else {
@@ -505,5 +507,35 @@ impl CancelSink for Sink {
 
     fn cancelled_drop_panicked(&self) {
         Tally::bump_shared(&self.0.others.hook_panics);
+    }
+
+    fn run_unstarted(
+        &self,
+        id: JobId,
+        decide: &mut dyn FnMut(bool) -> bool,
+        run: &mut dyn FnMut(Option<Panic>) -> bool,
+    ) -> bool {
+        let sh = &self.0;
+        {
+            // `start` and the hand-backs take the state lock.
+            let st = lock(&sh.state);
+            if !decide(sh.word().phase() == CREATED) {
+                return false;
+            }
+            // Its position stays in the queue, dead, as a cancelled job's does.
+            sh.num_dead.fetch_add(1, Ordering::AcqRel);
+            sh.caller_runs.fetch_add(1, Ordering::AcqRel);
+            sh.settle_locked(&st, Word::job_removed);
+        }
+        let (panicked, hook_panics) = sh.cfg.run_hooked(id, run);
+        let o = &sh.others;
+        o.hook_panics.fetch_add(hook_panics, Ordering::AcqRel);
+        if panicked {
+            Tally::bump_shared(&o.panicked);
+        } else {
+            Tally::bump_shared(&o.completed);
+        }
+        sh.emit_other(Event::JobRanByCaller { job: id, panicked });
+        true
     }
 }

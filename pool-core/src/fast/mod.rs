@@ -53,11 +53,11 @@ use self::admit::Sink;
 use self::idle::{Sleep, Waker};
 use self::queue::JobQueue;
 use self::stats::{Retired, Tally};
-use self::word::{CREATED, MAX_TRACKED_CAPACITY, MAX_WORKERS, RUNNING, TERMINATED, Word};
+use self::word::{CREATED, MAX_TRACKED_CAPACITY, MAX_WORKERS, RUNNING, TERMINATED, WAITERS, Word};
 use self::worker::WorkerSlot;
 use crate::clock::{Clock, Subscription};
 use crate::config::Config;
-use crate::error::{ConfigError, PutError, StartError, validate_bounds};
+use crate::error::{ConfigError, PutError, StartError, validate_bounds, validate_limits};
 use crate::event::Event;
 use crate::job::{CancelSink, Job, JobId};
 use crate::policy;
@@ -78,7 +78,8 @@ struct State {
     /// Boundaries (dense queue positions) of the pending stop sentinels, nondecreasing; the front
     /// one is `queue.stop_at()`. Its length is `Stats::pending_stops`.
     stops: VecDeque<u64>,
-    /// Puts waiting for room; `WAITERS` is set in the word while it is not 0.
+    /// Puts waiting for room (and `await_quiescence` callers, woken by the same changes);
+    /// `WAITERS` is set in the word while it is not 0.
     put_waiters: usize,
     min: usize,
     max: Option<usize>,
@@ -88,6 +89,8 @@ struct State {
     /// Records of the live workers (for their counters).
     workers: Vec<Arc<WorkerSlot>>,
     retired: Retired,
+    /// Workers that never ran their loop (`Stats::spawn_failures`).
+    spawn_failures: u64,
     peak_workers: usize,
 }
 
@@ -255,6 +258,30 @@ pub struct FastPool {
 }
 
 impl FastPool {
+    /// The most live workers a fast pool runs (65,535: the idle count has 16 bits in the
+    /// admission word). `min` and `max` above it are a [`ConfigError`] (from the builder and
+    /// `resize`); an unbounded pool stops growing there, and `grow` never goes past it.
+    pub const MAX_WORKERS: usize = MAX_WORKERS;
+
+    /// The largest queue capacity a fast pool tracks (2^26 = 67,108,864 jobs: half the admission
+    /// word's jobs field). A larger `capacity` is a [`ConfigError`]; an unbounded queue has no
+    /// limit but memory.
+    pub const MAX_CAPACITY: usize = MAX_TRACKED_CAPACITY;
+
+    /// Checks `min`, `max` and the capacity against this backend's limits.
+    pub(crate) fn check_limits(
+        min: usize,
+        max: Option<usize>,
+        capacity: Option<usize>,
+    ) -> Result<(), ConfigError> {
+        validate_limits(
+            "fast",
+            (min, max, capacity),
+            FastPool::MAX_WORKERS,
+            FastPool::MAX_CAPACITY,
+        )
+    }
+
     /// A pool with this configuration: running, unless `cfg` says
     /// [`queue_before_start`](crate::Builder::queue_before_start) (then `Created`).
     pub fn new(cfg: Config) -> FastPool {
@@ -269,6 +296,7 @@ impl FastPool {
             threads: Vec::new(),
             workers: Vec::new(),
             retired: Retired::default(),
+            spawn_failures: 0,
             peak_workers: 0,
         };
         let clock = cfg.clock.clone();
@@ -336,8 +364,7 @@ impl Pool for FastPool {
             if tracked { w.claim(n) } else { w }
         });
         drop(st);
-        Shared::spawn_workers(sh, slots);
-        Ok(n)
+        Ok(Shared::spawn_workers(sh, slots))
     }
 
     fn put_with(&self, job: Job, admission: Admission) -> Result<JobId, PutError<Job>> {
@@ -356,8 +383,7 @@ impl Pool for FastPool {
         sh.sync_at_max(&st);
         sh.settle_locked(&st, |w| w.claim(k));
         drop(st);
-        Shared::spawn_workers(sh, slots);
-        k
+        Shared::spawn_workers(sh, slots)
     }
 
     fn shrink(&self, n: usize) -> usize {
@@ -372,7 +398,9 @@ impl Pool for FastPool {
     }
 
     fn resize(&self, min: usize, max: Option<usize>) -> Result<(), ConfigError> {
+        // Everything that can fail, before anything is recorded.
         validate_bounds(min, max)?;
+        FastPool::check_limits(min, max, None)?;
         let sh = &self.shared;
         let mut st = lock(&sh.state);
         st.min = min;
@@ -422,6 +450,28 @@ impl Pool for FastPool {
     fn await_termination(&self, timeout: Duration) -> bool {
         stopping::await_termination(&*self.shared, timeout)
     }
+
+    fn await_quiescence(&self, timeout: Duration) -> bool {
+        let sh = &self.shared;
+        let mut st = lock(&sh.state);
+        let deadline = sh.cfg.clock.deadline_after(timeout);
+        let quiet = |st: &State| {
+            let s = sh.stats(st);
+            s.queued == 0 && s.idle == s.workers
+        };
+        while !quiet(&st) && sh.cfg.clock.now() < deadline {
+            // Waits as a put waiting for room does: a worker registering as idle or exiting,
+            // and a job leaving the queue, wake `room` while WAITERS is set.
+            sh.word.fetch_or(WAITERS, Ordering::AcqRel);
+            st.put_waiters += 1;
+            st = sh.wait_until(&sh.room, st, Some(deadline));
+            st.put_waiters -= 1;
+            if st.put_waiters == 0 {
+                sh.word.fetch_and(!WAITERS, Ordering::AcqRel);
+            }
+        }
+        quiet(&st)
+    }
 }
 
 impl Stopping for Shared {
@@ -457,6 +507,18 @@ impl Stopping for Shared {
 
     fn report(&self, st: &State, returned: Vec<Job>) -> StopReport {
         Shared::report(self, st, returned)
+    }
+
+    fn drop_timeout(&self) -> Duration {
+        self.cfg.drop_timeout
+    }
+
+    fn queued(&self, _: &State) -> usize {
+        self.queued_now()
+    }
+
+    fn emit_locked(&self, _: &mut State, e: Event) {
+        self.emit_other(e);
     }
 }
 

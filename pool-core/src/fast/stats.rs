@@ -54,6 +54,7 @@ impl Shared {
             rejected: self.rejected.load(Ordering::Acquire),
             caller_runs: self.caller_runs.load(Ordering::Acquire),
             hook_panics,
+            spawn_failures: st.spawn_failures,
             peak_workers: st.peak_workers,
             min: st.min,
             max: st.max,

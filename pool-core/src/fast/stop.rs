@@ -126,6 +126,7 @@ impl Shared {
             CREATED => {
                 self.update_word(|w| w.with_phase(TERMINATED));
                 self.emit_other(Event::StopRequested);
+                self.emit_other(Event::Terminated);
                 self.queue.hold_tail(|at| self.queue.set_closed_at(at));
                 returned = self.drain_jobs();
             }
@@ -135,10 +136,16 @@ impl Shared {
                 // Close the queue (puts that reserve a position from now on are refused), then
                 // one stop per live worker not already covered, behind every queued job.
                 self.queue.hold_tail(|at| self.queue.set_closed_at(at));
+                if st.num_live == 0 {
+                    // No worker is left to drain the queue (their spawns failed): what is
+                    // queued comes back in the report instead of staying stranded.
+                    returned = self.drain_jobs();
+                }
                 let k = st.num_live.saturating_sub(st.stops.len());
                 self.push_stops(st, k);
                 if st.num_threads == 0 {
                     self.update_word(|w| w.with_phase(TERMINATED));
+                    self.emit_other(Event::Terminated);
                 }
             }
             _ => {}

@@ -104,38 +104,88 @@ impl Shared {
     }
 
     /// Starts the threads of reserved workers; each takes the queue head first, as a claimed
-    /// worker (the classic pool's `num_spawning`).
-    pub(super) fn spawn_workers(sh: &Arc<Shared>, slots: Vec<Arc<WorkerSlot>>) {
-        for slot in slots {
+    /// worker (the classic pool's `num_spawning`). Returns how many started: at the first thread
+    /// the OS refuses, that worker and the ones not yet tried are uncounted, with their claims
+    /// (the refused one is a spawn failure, with its event); the jobs they were for stay queued.
+    pub(super) fn spawn_workers(sh: &Arc<Shared>, slots: Vec<Arc<WorkerSlot>>) -> usize {
+        let total = slots.len();
+        for (started, slot) in slots.iter().enumerate() {
             let id = slot.id;
             let mut b = thread::Builder::new().name(format!("{}-{}", sh.cfg.thread_name, id.0));
             if let Some(size) = sh.cfg.stack_size {
                 b = b.stack_size(size);
             }
             let shared = Arc::clone(sh);
-            let mine = Arc::clone(&slot);
+            let mine = Arc::clone(slot);
             if let Err(e) = b.spawn(move || Shared::worker_main(&shared, &mine)) {
-                tracing::error!(target: "pool", worker = id.0, error = %e, "could not spawn a worker");
-                let mut st = lock(&sh.state);
-                st.num_live -= 1;
-                st.num_threads -= 1;
-                st.workers.retain(|w| !Arc::ptr_eq(w, &slot));
-                sh.sync_at_max(&st);
-                sh.after_thread_exit(&mut st);
+                Shared::spawn_failed_cold(sh, &slots[started..], &e);
+                return started;
             }
+        }
+        total
+    }
+
+    /// `failed[0]`'s thread was refused; `failed` are uncounted (see `spawn_workers`).
+    #[cold]
+    fn spawn_failed_cold(sh: &Shared, failed: &[Arc<WorkerSlot>], e: &std::io::Error) {
+        let id = failed[0].id;
+        tracing::error!(target: "pool", worker = id.0, error = %e, not_started = failed.len(), "the OS refused a worker thread");
+        let mut st = lock(&sh.state);
+        for slot in failed {
+            sh.uncount_unstarted(&mut st, slot);
+        }
+        st.spawn_failures += 1;
+        sh.emit_other(Event::WorkerSpawnFailed {
+            worker: id,
+            start_hook_panicked: false,
+        });
+        if sh.after_thread_exit(&mut st) {
+            sh.emit_other(Event::Terminated);
         }
     }
 
-    pub(super) fn after_thread_exit(&self, st: &mut State) {
-        if st.num_threads == 0 && self.word().phase() == STOPPING {
+    /// Uncounts a reserved worker that never ran its loop, with the claim it held.
+    fn uncount_unstarted(&self, st: &mut State, slot: &Arc<WorkerSlot>) {
+        st.num_live -= 1;
+        st.num_threads -= 1;
+        st.workers.retain(|w| !Arc::ptr_eq(w, slot));
+        self.num_live.store(st.num_live, Ordering::Release);
+        self.settle_locked(st, Word::claim_ended);
+        self.sync_at_max(st);
+    }
+
+    /// A worker thread is gone. Returns whether that made the pool `Terminated`: the caller
+    /// then emits `Event::Terminated`, after its own event.
+    #[must_use]
+    pub(super) fn after_thread_exit(&self, st: &mut State) -> bool {
+        let terminated = st.num_threads == 0 && self.word().phase() == STOPPING;
+        if terminated {
             self.update_word(|w| w.with_phase(TERMINATED));
         }
         self.exited.notify_all();
         self.room_changed_locked(st);
+        terminated
     }
 
     pub(super) fn worker_main(sh: &Arc<Shared>, me: &Arc<WorkerSlot>) {
         let start_panicked = Config::run_hook(&sh.cfg.on_worker_start);
+        if start_panicked {
+            // Never initialised: it runs no job and leaves now, as if its spawn had failed (no
+            // `WorkerStarted`, no exit hook). The job it was for stays queued (docs/semantics.md
+            // §4, "a panicking `on_worker_start`").
+            let mut st = lock(&sh.state);
+            sh.uncount_unstarted(&mut st, me);
+            st.retired.hook_panics += 1;
+            st.spawn_failures += 1;
+            sh.emit_other(Event::WorkerSpawnFailed {
+                worker: me.id,
+                start_hook_panicked: true,
+            });
+            if sh.after_thread_exit(&mut st) {
+                sh.emit_other(Event::Terminated);
+            }
+            return;
+        }
         {
             let mut st = lock(&sh.state);
             Tally::bump(&me.tally.hook_panics, u64::from(start_panicked));
@@ -183,11 +233,14 @@ impl Shared {
         st.retired.hook_panics += u64::from(exit_panicked);
         st.num_threads -= 1;
         // The state change first (a listener that sees the last exit sees `Terminated`).
-        sh.after_thread_exit(&mut st);
+        let terminated = sh.after_thread_exit(&mut st);
         if sh.cfg.emit(&Event::WorkerExited {
             worker: me.id,
             reason,
         }) {
+            st.retired.hook_panics += 1;
+        }
+        if terminated && sh.cfg.emit(&Event::Terminated) {
             st.retired.hook_panics += 1;
         }
     }

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pool_core::{
-    Builder, Clock, ConfigErrorKind, Event, EventLog, ExitReason, Job, JobId, JoinError, Outcome,
-    PollError, Pool, PoolExt, PoolState, PutError, ResultQueue, StartError,
+    Builder, Clock, ConfigErrorKind, Event, EventLog, ExitReason, Job, JobEnd, JobId, JoinError,
+    Outcome, PollError, Pool, PoolExt, PoolState, PutError, ResultQueue, StartError, WorkerId,
 };
 
 use super::{
@@ -73,6 +73,278 @@ pub fn start_with_empty_backlog_creates_min_workers<P: Pool + 'static>(make: Mak
     assert_eq!(s.state, PoolState::Running);
 }
 
+pub fn absurd_sizes_are_config_errors_and_record_nothing<P: Pool + 'static>(make: Make<P>) {
+    for queued in [true, false] {
+        let b = Builder::new().min(1).max(2);
+        let pool = make(if queued { b.queue_before_start() } else { b });
+        let e = pool.resize(usize::MAX, None).unwrap_err();
+        assert!(
+            matches!(
+                e.kind(),
+                ConfigErrorKind::TooManyWorkers {
+                    bound: "min",
+                    value: usize::MAX,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("limit of 65535 workers"), "{e}");
+        let e = pool.resize(0, Some(1 << 20)).unwrap_err();
+        assert!(e.to_string().starts_with("max=1048576 is above the"), "{e}");
+        let s = pool.stats();
+        assert_eq!((s.min, s.max), (1, Some(2)), "nothing recorded");
+        // A bounded grow asks for what it may: never more than max.
+        if !queued {
+            assert_eq!(pool.grow(usize::MAX), 1);
+        }
+        assert!(pool.stop(T).is_clean());
+    }
+}
+
+pub fn a_worker_whose_start_hook_panics_runs_no_job_and_strands_none<P: Pool + 'static>(
+    make: Make<P>,
+) {
+    let log = EventLog::new();
+    // The first worker's hook panics; the next ones initialise.
+    let fail = Arc::new(AtomicUsize::new(1));
+    let f = fail.clone();
+    let pool = make(
+        logged(&log)
+            .min(0)
+            .max(2)
+            .thread_name("init")
+            .on_worker_start(move || {
+                if f.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)).is_ok() {
+                    panic!("init failed")
+                }
+            }),
+    );
+    let first = pool
+        .submit(|| std::thread::current().name().map(str::to_owned))
+        .unwrap();
+    wait1(&log, |e| {
+        matches!(
+            e,
+            Event::WorkerSpawnFailed {
+                worker: WorkerId(0),
+                start_hook_panicked: true
+            }
+        )
+    });
+    let s = pool.stats();
+    assert_eq!(
+        (s.workers, s.queued, s.spawn_failures, s.hook_panics),
+        (0, 1, 1, 1),
+        "the uninitialised worker is gone, its job still queued: {s}"
+    );
+    // The next put creates a worker, which takes the queue head first.
+    let second = pool.submit(|| 2).unwrap();
+    assert_eq!(
+        first.join().unwrap().as_deref(),
+        Some("init-1"),
+        "the job ran on the initialised worker"
+    );
+    assert_eq!(second.join().unwrap(), 2);
+    assert!(pool.stop(T).is_clean());
+    assert!(
+        !log.events().iter().any(|e| matches!(
+            e,
+            Event::WorkerStarted {
+                worker: WorkerId(0)
+            }
+        )),
+        "the uninitialised worker never started its loop"
+    );
+
+    // A hook that always panics: nothing runs uninitialised, and stop hands the job back.
+    let log = EventLog::new();
+    let pool = make(
+        logged(&log)
+            .min(0)
+            .max(1)
+            .on_worker_start(|| panic!("never")),
+    );
+    let h = pool.submit(|| 3).unwrap();
+    wait1(&log, |e| matches!(e, Event::WorkerSpawnFailed { .. }));
+    let report = pool.stop(T);
+    assert!(report.is_clean());
+    assert_eq!(report.returned.len(), 1, "handed back, not stranded");
+    assert_eq!(pool.stats().state, PoolState::Terminated);
+    for j in report.returned {
+        j.run();
+    }
+    assert_eq!(
+        h.join().unwrap(),
+        3,
+        "running the returned job fills its handle"
+    );
+}
+
+pub fn a_thread_the_os_refuses_is_counted_and_its_job_comes_back_from_stop<P: Pool + 'static>(
+    make: Make<P>,
+) {
+    let log = EventLog::new();
+    // No OS gives a thread a stack of isize::MAX bytes: every spawn is refused.
+    let pool = make(logged(&log).min(0).max(2).stack_size(isize::MAX as usize));
+    let h = pool.submit(|| 1).unwrap();
+    let s = pool.stats();
+    assert_eq!(
+        (s.workers, s.queued, s.spawn_failures),
+        (0, 1, 1),
+        "a refused thread is no worker: {s}"
+    );
+    assert!(log.events().iter().any(|e| matches!(
+        e,
+        Event::WorkerSpawnFailed {
+            start_hook_panicked: false,
+            ..
+        }
+    )));
+    assert_eq!(pool.grow(5), 0, "grow says how many really started");
+    assert_eq!(pool.stats().workers, 0);
+    let report = pool.stop(T);
+    assert!(report.is_clean());
+    assert_eq!(report.returned.len(), 1, "the job comes back, not stranded");
+    drop(report);
+    assert!(matches!(h.join(), Err(JoinError::Dropped)));
+}
+
+pub fn await_quiescence_waits_until_nothing_is_queued_and_every_worker_is_idle<
+    P: Pool + 'static,
+>(
+    make: Make<P>,
+) {
+    let log = EventLog::new();
+    let pool = Arc::new(make(logged(&log).fixed(2)));
+    assert!(pool.await_quiescence(T), "idle workers, nothing queued");
+    let gate = Gate::new();
+    let a = pool.execute(gate.job()).unwrap();
+    let done = Arc::new(AtomicUsize::new(0));
+    for _ in 0..5 {
+        let d = done.clone();
+        pool.execute(move || {
+            d.fetch_add(1, SeqCst);
+        })
+        .unwrap();
+    }
+    wait1(&log, started(a));
+    assert!(!pool.await_quiescence(Duration::ZERO), "a job is running");
+    let p = pool.clone();
+    let waiter = std::thread::spawn(move || p.await_quiescence(T));
+    gate.open();
+    assert!(waiter.join().unwrap(), "quiet once every job ran");
+    let s = pool.stats();
+    assert_eq!((s.queued, s.busy, s.completed), (0, 0, 6), "{s}");
+    assert_eq!(done.load(SeqCst), 5);
+    assert_eq!(
+        s.state,
+        PoolState::Running,
+        "quiescence does not stop the pool"
+    );
+    let created = make(Builder::new().fixed(1).queue_before_start());
+    created.execute(|| ()).unwrap();
+    assert!(
+        !created.await_quiescence(Duration::from_millis(10)),
+        "a job waiting for start is not quiet"
+    );
+}
+
+pub fn terminated_is_emitted_once_when_the_pool_has_stopped<P: Pool + 'static>(make: Make<P>) {
+    let log = EventLog::new();
+    let pool = make(logged(&log).fixed(2));
+    pool.execute(|| ()).unwrap();
+    assert!(pool.stop(T).is_clean());
+    wait1(&log, |e| matches!(e, Event::Terminated));
+    pool.stop(T);
+    let ev = log.events();
+    assert_eq!(
+        ev.iter().filter(|e| matches!(e, Event::Terminated)).count(),
+        1
+    );
+    assert!(
+        matches!(ev.last(), Some(Event::Terminated)),
+        "after every worker's exit: {ev:?}"
+    );
+    let log = EventLog::new();
+    let created = make(logged(&log).fixed(1).queue_before_start());
+    created.stop_now();
+    created.stop(T);
+    let n = log
+        .events()
+        .iter()
+        .filter(|e| matches!(e, Event::Terminated))
+        .count();
+    assert_eq!(n, 1, "a stop of a pool never started terminates it at once");
+}
+
+pub fn a_panicking_before_job_vetoes_the_job_and_after_job_is_told_how_jobs_ended<
+    P: Pool + 'static,
+>(
+    make: Make<P>,
+) {
+    let log = EventLog::new();
+    let ends = Arc::new(Mutex::new(Vec::new()));
+    let e = ends.clone();
+    let vetoed = Arc::new(Mutex::new(Vec::new()));
+    let v = vetoed.clone();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let pool = make(
+        logged(&log)
+            .fixed(1)
+            // Job 1 is vetoed by its hook.
+            .before_job(|id| {
+                if id == JobId(1) {
+                    panic!("vetoed")
+                }
+            })
+            .after_job(move |id, end| e.lock().unwrap().push((id.0, end)))
+            .panic_handler(move |id, p| {
+                v.lock()
+                    .unwrap()
+                    .push((id.0, p.message().map(str::to_owned)))
+            }),
+    );
+    let r = ran.clone();
+    let ok = pool.submit(move || r.fetch_add(1, SeqCst)).unwrap();
+    let r = ran.clone();
+    let veto = pool.submit(move || r.fetch_add(1, SeqCst)).unwrap();
+    let r = ran.clone();
+    let plain = pool.execute(move || {
+        r.fetch_add(1, SeqCst);
+    });
+    let boom = pool.submit(|| -> u8 { panic!("boom") }).unwrap();
+    assert_eq!(ok.join().unwrap(), 0);
+    match veto.join() {
+        Err(JoinError::Panicked(p)) => assert_eq!(p.message(), Some("vetoed")),
+        other => panic!("a vetoed job must end as panicked: {other:?}"),
+    }
+    assert!(plain.is_ok());
+    assert!(boom.join().is_err());
+    assert!(pool.stop(T).is_clean());
+    assert_eq!(ran.load(SeqCst), 2, "the vetoed job never ran");
+    let s = pool.stats();
+    assert_eq!((s.completed, s.panicked, s.hook_panics), (2, 2, 0), "{s}");
+    assert_eq!(
+        *ends.lock().unwrap(),
+        vec![
+            (0, JobEnd::Completed),
+            (1, JobEnd::Panicked),
+            (2, JobEnd::Completed),
+            (3, JobEnd::Panicked)
+        ]
+    );
+    assert!(
+        vetoed.lock().unwrap().is_empty(),
+        "payloads went to the handles"
+    );
+    assert!(
+        log.events()
+            .iter()
+            .any(|e| matches!(e, Event::JobPanicked { job: JobId(1), .. }))
+    );
+}
+
 pub fn the_builder_returns_a_running_pool<P: Pool + 'static>(make: Make<P>) {
     let log = EventLog::new();
     let pool = make(logged(&log).min(1).max(2));
@@ -91,6 +363,83 @@ pub fn the_builder_returns_a_running_pool<P: Pool + 'static>(make: Make<P>) {
     );
 }
 
+pub fn join_on_a_pool_never_started_runs_the_job_on_the_joiner<P: Pool + 'static>(make: Make<P>) {
+    let log = EventLog::new();
+    let hooked = Arc::new(Mutex::new(Vec::new()));
+    let (before, after) = (hooked.clone(), hooked.clone());
+    let pool = make(
+        logged(&log)
+            .fixed(1)
+            .queue_before_start()
+            .before_job(move |id| before.lock().unwrap().push(("before", id)))
+            .after_job(move |id, _| after.lock().unwrap().push(("after", id))),
+    );
+    let runs = Arc::new(AtomicUsize::new(0));
+    let r = runs.clone();
+    let first = pool.execute(|| ()).unwrap();
+    let h = pool
+        .submit(move || {
+            r.fetch_add(1, SeqCst);
+            std::thread::current().id()
+        })
+        .unwrap();
+    let id = h.id();
+    let boom = pool.submit(|| -> u8 { panic!("boom") }).unwrap();
+    let boom_id = boom.id();
+    // Without start, a plain join would wait forever: it runs the job on the joiner instead.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send((std::thread::current().id(), h.join().unwrap()));
+    });
+    let (joiner, ran_on) = rx
+        .recv_timeout(T)
+        .expect("join on a pool that never started hung");
+    assert_eq!(ran_on, joiner, "ran on the joiner");
+    assert!(matches!(boom.join(), Err(JoinError::Panicked(_))));
+    let s = pool.stats();
+    assert_eq!(
+        s.state,
+        PoolState::Created,
+        "a join does not start the pool"
+    );
+    assert_eq!(
+        (s.workers, s.queued),
+        (0, 1),
+        "only the joined jobs left the queue"
+    );
+    assert_eq!((s.caller_runs, s.completed, s.panicked), (2, 1, 1));
+    assert_eq!(
+        *hooked.lock().unwrap(),
+        vec![
+            ("before", id),
+            ("after", id),
+            ("before", boom_id),
+            ("after", boom_id)
+        ]
+    );
+    wait1(
+        &log,
+        |e| matches!(e, Event::JobRanByCaller { job, panicked: false } if *job == id),
+    );
+    // After a start, a join waits for the worker as usual.
+    let later = pool.submit(|| std::thread::current().id()).unwrap();
+    pool.start().unwrap();
+    assert_ne!(
+        later.join().unwrap(),
+        std::thread::current().id(),
+        "ran on the worker"
+    );
+    assert!(pool.stop(T).is_clean());
+    let s = pool.stats();
+    assert_eq!((s.completed, s.panicked, s.caller_runs), (3, 1, 2));
+    assert_eq!(runs.load(SeqCst), 1, "the joined job ran once");
+    assert!(
+        log.events()
+            .iter()
+            .any(|e| matches!(e, Event::JobFinished { job, .. } if *job == first))
+    );
+}
+
 pub fn second_start_is_an_error<P: Pool + 'static>(make: Make<P>) {
     let pool = make(Builder::new().fixed(1));
     assert!(matches!(pool.start(), Err(StartError::AlreadyStarted)));
@@ -106,7 +455,7 @@ pub fn finishing_worker_is_not_spare_capacity<P: Pool + 'static>(make: Make<P>) 
     let h = hold.clone();
     let in_hook = EventLog::new();
     let in_hook_l = in_hook.listener();
-    let pool = make(logged(&log).min(0).max(2).after_job(move |id| {
+    let pool = make(logged(&log).min(0).max(2).after_job(move |id, _| {
         if id == JobId(0) {
             in_hook_l(&Event::JobStarted {
                 job: id,
@@ -128,6 +477,23 @@ pub fn finishing_worker_is_not_spare_capacity<P: Pool + 'static>(make: Make<P>) 
     assert_eq!(pool.stats().peak_workers, 2);
     hold.open();
     pool.stop(T);
+}
+
+pub fn sequential_submit_and_join_reuses_the_idle_worker<P: Pool + 'static>(make: Make<P>) {
+    // One job in flight at a time, on a pool that may grow far: the worker that ran the last
+    // job is idle (or about to be) when the next comes, so the pool must not keep growing.
+    // At most 2: the next submit may come while the last worker is still finishing its job.
+    let pool = make(Builder::new().min(0).max(256));
+    for i in 0..1000u32 {
+        assert_eq!(pool.submit(move || i).unwrap().join().unwrap(), i);
+    }
+    let s = pool.stats();
+    assert!(
+        s.peak_workers <= 2,
+        "1000 sequential submit+join grew the pool to {} workers ({s})",
+        s.peak_workers
+    );
+    assert!(pool.stop(T).is_clean());
 }
 
 pub fn idle_worker_is_reused_instead_of_spawning<P: Pool + 'static>(make: Make<P>) {
@@ -497,7 +863,7 @@ pub fn panicking_callback_hook_and_handler_are_caught_and_counted<P: Pool + 'sta
                     panic!("before")
                 }
             })
-            .after_job(|id| {
+            .after_job(|id, _| {
                 if id == JobId(2) {
                     panic!("after")
                 }
@@ -512,8 +878,10 @@ pub fn panicking_callback_hook_and_handler_are_caught_and_counted<P: Pool + 'sta
     assert_eq!(pool.submit(|| 2).unwrap().join().unwrap(), 2);
     pool.stop(T);
     let s = pool.stats();
-    assert_eq!(s.hook_panics, 4, "callback, before, after, handler");
-    assert_eq!((s.completed, s.panicked, s.workers), (4, 1, 0));
+    // The panicking before_job vetoes job 1: it ends as panicked (its payload goes to the
+    // handler, which panics too), it is not a hook panic.
+    assert_eq!(s.hook_panics, 4, "callback, after, handler twice");
+    assert_eq!((s.completed, s.panicked, s.workers), (3, 2, 0));
 }
 
 pub fn result_queue_runs_callbacks_in_the_polling_thread_in_completion_order<P: Pool + 'static>(
@@ -634,7 +1002,8 @@ pub fn repeated_shrink_before_the_sentinels_are_consumed_stops_at_min<P: Pool + 
     assert_eq!(pool.stats().pending_stops, 3);
     gate.open();
     wait_n(&log, 3, exited);
-    wait_n(&log, 1, parked);
+    // (Not "one WorkerParked": the min worker may have parked before the jobs came.)
+    wait_n(&log, 4, |e| matches!(e, Event::JobFinished { .. }));
     let s = pool.stats();
     assert_eq!((s.workers, s.pending_stops, s.completed), (1, 0, 4));
 }
@@ -935,9 +1304,43 @@ pub fn put_after_stop_is_refused_with_the_job_handed_back<P: Pool + 'static>(mak
     assert_eq!(pool.stats().rejected, 2);
 }
 
+pub fn drop_waits_for_the_queued_jobs_within_the_drop_timeout<P: Pool + 'static>(make: Make<P>) {
+    let log = EventLog::new();
+    let pool = make(logged(&log).fixed(1).drop_timeout(T));
+    let gate = Gate::new();
+    pool.execute(gate.job()).unwrap();
+    let done = Arc::new(AtomicUsize::new(0));
+    for _ in 0..100 {
+        let d = done.clone();
+        pool.execute(move || {
+            d.fetch_add(1, SeqCst);
+        })
+        .unwrap();
+    }
+    // The gate opens only once the drop has begun: every queued job runs inside the drop.
+    let (l, g) = (log.clone(), gate.clone());
+    let opener = std::thread::spawn(move || {
+        wait1(&l, |e| matches!(e, Event::StopRequested));
+        g.open();
+    });
+    drop(pool);
+    assert_eq!(
+        done.load(SeqCst),
+        100,
+        "returning from main after the drop loses nothing"
+    );
+    opener.join().unwrap();
+    assert!(
+        !log.events()
+            .iter()
+            .any(|e| matches!(e, Event::DroppedWithWork { .. })),
+        "nothing to report"
+    );
+}
+
 pub fn drop_is_a_nonblocking_stop_that_still_runs_queued_jobs<P: Pool + 'static>(make: Make<P>) {
     let log = EventLog::new();
-    let pool = make(logged(&log).fixed(2));
+    let pool = make(logged(&log).fixed(2).drop_timeout(Duration::ZERO));
     let gate = Gate::new();
     let a = pool.execute(gate.job()).unwrap();
     let b = pool.execute(gate.job()).unwrap();
@@ -952,6 +1355,16 @@ pub fn drop_is_a_nonblocking_stop_that_still_runs_queued_jobs<P: Pool + 'static>
         .unwrap();
     }
     drop(pool); // Must return although both workers are blocked.
+    assert!(
+        log.events().iter().any(|e| matches!(
+            e,
+            Event::DroppedWithWork {
+                unrun: 5,
+                still_running: 2
+            }
+        )),
+        "the drop reports what had not run"
+    );
     gate.open();
     wait_n(&log, 2, exited);
     assert_eq!(done.load(SeqCst), 5, "queued jobs ran after the drop");
@@ -982,7 +1395,7 @@ pub fn lifecycle_hooks_run_on_the_worker_threads<P: Pool + 'static>(make: Make<P
                     .unwrap()
                     .push(format!("before {}@{}", id.0, name()))
             })
-            .after_job(move |id| c.lock().unwrap().push(format!("after {}@{}", id.0, name())))
+            .after_job(move |id, _| c.lock().unwrap().push(format!("after {}@{}", id.0, name())))
             .on_worker_exit(move || d.lock().unwrap().push(format!("exit@{}", name()))),
     );
     pool.submit(|| ()).unwrap().join().unwrap();
