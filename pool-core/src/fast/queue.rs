@@ -906,7 +906,10 @@ mod tests {
 
     #[test]
     fn concurrent_producers_and_consumers_see_every_job_once_in_order_per_producer() {
-        const PER: u64 = 20_000;
+        // Under miri, 2 x 20,000 puts give no result in 25 minutes; 2 x 300 cross 300 blocks.
+        const PER: u64 = if cfg!(miri) { 300 } else { 20_000 };
+        /// Empty polls a consumer makes after the last push before it stops looking.
+        const EMPTY_POLLS: u32 = if cfg!(miri) { 50 } else { 1000 };
         let q = Arc::new(JobQueue::new());
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
         let producers: Vec<_> = (0..2u64)
@@ -930,7 +933,7 @@ mod tests {
                 std::thread::spawn(move || {
                     let mut got = Vec::new();
                     let mut empty_after_done = 0;
-                    while empty_after_done < 1000 {
+                    while empty_after_done < EMPTY_POLLS {
                         match q.pop(true) {
                             Pop::Item(pos, Some(_)) => got.push(pos),
                             Pop::Item(_, None) | Pop::StopDue => unreachable!(),
