@@ -19,7 +19,7 @@ use pool_core::{Builder, JobHandle, JoinError, Pool, PoolExt};
 /// between the canceller's win and its finish, to see the unordered accesses). About 1 in
 /// 10,000 native rounds hit the window before the fix.
 fn rounds() -> usize {
-    let default = if cfg!(miri) { 20 } else { 20_000 };
+    let default = if cfg!(miri) { 20 } else { 10_000 };
     std::env::var("REQUEUE_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -83,8 +83,8 @@ fn stress(make: fn(Builder) -> Box<dyn Pool>) {
     };
     for round in 1..=rounds() {
         // Neither pool is started: no workers, so the race is the canceller's and ours.
-        let first = make(Builder::new().fixed(1));
-        let second = make(Builder::new().fixed(1));
+        let first = make(Builder::new().queue_before_start().fixed(1));
+        let second = make(Builder::new().queue_before_start().fixed(1));
         let dropped = Arc::new(AtomicUsize::new(0));
         let ran = Arc::new(AtomicUsize::new(0));
         let guard = DropCount(Arc::clone(&dropped));
