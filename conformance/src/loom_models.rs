@@ -433,8 +433,8 @@ pub fn a_job_handed_back_mid_cancel_can_be_queued_again(make: Make) {
         "a_job_handed_back_mid_cancel_can_be_queued_again",
         move || {
             // Neither pool is started: no workers, so the race is the canceller's and the stopper's.
-            let first = make(Builder::new().fixed(1));
-            let second = make(Builder::new().fixed(1));
+            let first = make(Builder::new().queue_before_start().fixed(1));
+            let second = make(Builder::new().queue_before_start().fixed(1));
             let dropped = std::sync::Arc::new(AtomicUsize::new(0));
             let ran = std::sync::Arc::new(AtomicUsize::new(0));
             let guard = DropCount(std::sync::Arc::clone(&dropped));
