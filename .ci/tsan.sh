@@ -10,8 +10,11 @@
 #   CONFORMANCE_HISTORIES=1000 bash .ci/tsan.sh
 #
 # Own target dir: target-tsan (TSAN_TARGET_DIR overrides); the RUSTFLAGS differ from every other
-# build. Measured on the 2-core CI box (shared with other builds): about N min cold (std and the
-# dependencies built instrumented), M min warm (budget: 10 min); the script prints its time.
+# build. Measured on this 2-core box while ~8 other builds shared it (load average 15-17):
+# 305 s with the instrumented std and dependencies already built (pool-core ~60 s, of which the
+# stress test 40 s; the kit 2 x 31 s; the rest compiling), ~10.5 min from cold (building std
+# and the dependencies with TSan takes ~5.5 min of that); an idle box is several times faster.
+# Budget: 10 min. The script prints its time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
