@@ -70,6 +70,7 @@ pub const LOOM_MODELS: &[&str] = &[
     "idle_timeout_never_strands_a_racing_put",
     "put_racing_start_runs_exactly_once",
     "panicking_job_racing_stop_is_counted_once",
+    "a_job_handed_back_mid_cancel_can_be_queued_again",
 ];
 
 /// How much the suite runs.

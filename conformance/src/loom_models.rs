@@ -451,3 +451,67 @@ macro_rules! loom_suite {
         )*
     };
 }
+
+/// cancel ‖ stop_now, then the job into a second pool: `stop_now` may hand a job back while a
+/// cancel that won it out of the queue is still finishing, and its new holder may put it into
+/// another pool at once. The canceller's use of the first pool's tie to the job (its sink) comes
+/// before the second pool ties the job to itself (loom sees no concurrent access to it), and the
+/// job is cancelled exactly once, wherever the cancel finds it: counted cancelled by one pool or
+/// handed back cancelled by the second, never run, its closure dropped once.
+///
+/// Registered per backend in `tests/loom_classic.rs` and `tests/loom_fast.rs`.
+pub fn a_job_handed_back_mid_cancel_can_be_queued_again(make: Make) {
+    explore(
+        "a_job_handed_back_mid_cancel_can_be_queued_again",
+        move || {
+            // Neither pool is started: no workers, so the race is the canceller's and the stopper's.
+            let first = make(Builder::new().queue_before_start().fixed(1));
+            let second = make(Builder::new().queue_before_start().fixed(1));
+            let dropped = std::sync::Arc::new(AtomicUsize::new(0));
+            let ran = std::sync::Arc::new(AtomicUsize::new(0));
+            let guard = DropCount(std::sync::Arc::clone(&dropped));
+            let r = std::sync::Arc::clone(&ran);
+            let h = first
+                .submit(move || {
+                    let _keep = &guard;
+                    r.fetch_add(1, SeqCst);
+                })
+                .unwrap();
+            let canceller = thread::spawn(move || (h.cancel(), h));
+            let_others_run();
+            let handed_back = first.stop_now().returned;
+            let from_first = handed_back.len();
+            for job in handed_back {
+                second
+                    .put(job)
+                    .expect("a pool that is not stopped takes a handed-back job");
+            }
+            let report = second.stop_now();
+            // Join before dropping the jobs handed back: dropping one retires it, after which a
+            // cancel (rightly) fails.
+            let (won, h) = canceller.join().unwrap();
+            assert!(won, "a job that never started could not be cancelled");
+            let (in_first, in_second) = (first.stats().cancelled, second.stats().cancelled);
+            let from_second = report.returned.len();
+            assert!(
+                report.returned.iter().all(pool_core::Job::is_cancelled),
+                "the second pool handed back a job that is not cancelled"
+            );
+            assert_eq!(
+                (in_first, from_first),
+                if in_first == 1 { (1, 0) } else { (0, 1) },
+                "the first pool cancelled the job {in_first} times and handed it back {from_first}"
+            );
+            assert_eq!(
+                in_first + in_second + from_second as u64,
+                1,
+                "cancelled in the first pool {in_first}, in the second {in_second}, handed back \
+             by the second {from_second}"
+            );
+            drop(report);
+            assert!(matches!(h.join(), Err(JoinError::Cancelled)));
+            assert_eq!(dropped.load(SeqCst), 1, "the closure was not dropped once");
+            assert_eq!(ran.load(SeqCst), 0, "a cancelled job ran");
+        },
+    );
+}

@@ -15,9 +15,9 @@ use std::marker::PhantomData;
 use std::mem::{ManuallyDrop, MaybeUninit};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use crate::sync::DynArc;
-use crate::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use crate::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 use crate::sync::cell::UnsafeCell;
+use crate::sync::{Backoff, DynArc};
 
 /// The id a pool gives every job it accepts: 0, 1, 2, … in acceptance order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -248,13 +248,24 @@ pub(crate) struct Control {
     /// One of [`PENDING`], [`QUEUED`], [`RUNNING`], [`CANCELLED`], [`CANCELLED_HELD`],
     /// [`CANCELLING`], [`JOINING`], [`JOINED`].
     state: AtomicU8,
+    /// How many `cancel` (or `run_unstarted`) calls are between announcing that they may take
+    /// `sink` (just before their QUEUED -> CANCELLING / JOINING compare-exchange) and being done
+    /// with it (right after the take, or after losing the compare-exchange). Nonzero only for
+    /// those few steps, which take no lock. [`Job::enqueue`] waits for it to read 0 (Acquire)
+    /// before it writes `sink`, so a taker's take happens-before the next write even when the
+    /// pool handed the job back (CANCELLING / JOINING -> PENDING) before the take and its new
+    /// holder queues it again at once.
+    num_sink_takers: AtomicU32,
     /// The pool holding the job while it is QUEUED, and its id there. Guarded by `state`, not by
-    /// a lock: the enqueuer writes it while the job is PENDING (no other thread reads it then),
-    /// the PENDING -> QUEUED compare-exchange publishes it, and afterwards only the single winner
-    /// of a transition out of QUEUED touches it (a canceller keeps it through CANCELLING; a
-    /// release from CANCELLING leaves it to that canceller). A worker's QUEUED -> RUNNING leaves it in place
-    /// (it is dropped with the control block), so the hot path does not touch the sink's
-    /// reference count.
+    /// a lock: the enqueuer writes it while the job is PENDING, the PENDING -> QUEUED
+    /// compare-exchange publishes it, and afterwards only the single winner of a transition out
+    /// of QUEUED touches it: a releaser (QUEUED -> PENDING) takes it; a canceller
+    /// (QUEUED -> CANCELLING) takes it and keeps it through CANCELLING, even when the pool hands
+    /// the job back from CANCELLING (the releaser then leaves the sink alone); a worker's
+    /// QUEUED -> RUNNING leaves it in place (it is dropped with the control block), so the hot
+    /// path does not touch the sink's reference count. The one window the state alone does not
+    /// close, a job handed back from CANCELLING before its canceller took the sink and queued
+    /// again, `num_sink_takers` closes.
     sink: UnsafeCell<SinkEntry>,
     /// Set by the enqueuer (with `sink`, while PENDING) when the pool it queues the job in has not
     /// started: only then may a `join` take the job to run it itself. Never cleared; a join that
@@ -262,16 +273,27 @@ pub(crate) struct Control {
     unstarted: AtomicBool,
 }
 
-// SAFETY: `sink` is the only non-`Sync` part. Every access to it is made by the one thread the
-// state machine gives it to (see the field's doc): the enqueuer while PENDING, then the unique
-// winner of the compare-exchange out of QUEUED. The compare-exchanges are AcqRel, so each of
-// those accesses happens-after the previous one.
+// SAFETY: `sink` is the only non-`Sync` part, and no two threads ever access it without one
+// access happening-before the other:
+// - the enqueuer writes it while the job is PENDING (it owns the job by value), after reading
+//   `num_sink_takers` as 0 with Acquire: every canceller that may still have been taking the
+//   sink left a previous QUEUED period and decremented the count (Release) after its take;
+// - the PENDING -> QUEUED compare-exchange (AcqRel) publishes the write to whoever wins the job
+//   out of QUEUED next (a compare-exchange with Acquire): the releaser, which takes the sink, or
+//   the canceller, which takes it, or a worker, which does not touch it;
+// - a canceller's increment of `num_sink_takers` comes before its compare-exchange, so a
+//   releaser that moves the job on from CANCELLING (Acquire, reading the canceller's
+//   compare-exchange) and every later holder of the job see the increment (or a later value),
+//   and any next enqueue waits for the decrement, which follows the take;
+// - the failed-enqueue path takes back what the enqueuer wrote, never having published it.
+// The control block is dropped by the last `DynArc` holder, after every other access.
 unsafe impl Sync for Control {}
 
 impl Control {
     pub(crate) fn new() -> Control {
         Control {
             state: AtomicU8::new(PENDING),
+            num_sink_takers: AtomicU32::new(0),
             sink: UnsafeCell::new(None),
             unstarted: AtomicBool::new(false),
         }
@@ -326,11 +348,21 @@ impl Control {
         loop {
             match self.state.load(Ordering::Acquire) {
                 QUEUED => {
+                    // Announce the take before the compare-exchange that may win the sink: a
+                    // releaser that moves the job on from CANCELLING reads that
+                    // compare-exchange, so it and every later holder see the announcement, and
+                    // the next `Job::enqueue` waits until we are done with the sink.
+                    self.num_sink_takers.fetch_add(1, Ordering::Relaxed);
                     if !self.transition(QUEUED, CANCELLING) {
+                        self.num_sink_takers.fetch_sub(1, Ordering::Release);
                         continue;
                     }
                     // We won the job out of QUEUED: the sink is ours.
-                    let Some((id, sink)) = self.take_sink() else {
+                    let taken = self.take_sink();
+                    // Release: our take happens-before the write of whoever enqueues the job
+                    // next (it reads the count as 0 with Acquire).
+                    self.num_sink_takers.fetch_sub(1, Ordering::Release);
+                    let Some((id, sink)) = taken else {
                         unreachable!("a queued job has its pool's sink");
                     };
                     let finish = &mut || self.transition(CANCELLING, CANCELLED);
@@ -361,11 +393,22 @@ impl Control {
     /// closure and stores the result; it returns whether the job panicked). True if it ran
     /// here; false if the pool has started (a worker will run it), or the job is not queued.
     pub(crate) fn run_unstarted(&self, run: &mut dyn FnMut(Option<Panic>) -> bool) -> bool {
-        if !self.unstarted.load(Ordering::Relaxed) || !self.transition(QUEUED, JOINING) {
+        if !self.unstarted.load(Ordering::Relaxed) {
+            return false;
+        }
+        // Announce the take before the compare-exchange, as `cancel` does: a stop that hands
+        // the job back from JOINING before our take must not let its next holder's
+        // `Job::enqueue` write the sink while we read it (see `num_sink_takers`).
+        self.num_sink_takers.fetch_add(1, Ordering::Relaxed);
+        if !self.transition(QUEUED, JOINING) {
+            self.num_sink_takers.fetch_sub(1, Ordering::Release);
             return false;
         }
         // We won the job out of QUEUED: the sink is ours until we leave JOINING.
-        let Some((id, sink)) = self.take_sink() else {
+        let taken = self.take_sink();
+        // Release: our take happens-before the write of whoever enqueues the job next.
+        self.num_sink_takers.fetch_sub(1, Ordering::Release);
+        let Some((id, sink)) = taken else {
             unreachable!("a queued job has its pool's sink");
         };
         let back = DynArc::clone(&sink);
@@ -653,8 +696,17 @@ impl Job {
             None => true,
             Some(c) => {
                 c.unstarted.store(unstarted, Ordering::Relaxed);
+                // A cancel that won the job out of a pool's queue may not have taken that pool's
+                // sink yet when the pool handed the job back: wait until it has (a few steps, no
+                // lock; see `num_sink_takers`).
+                let mut backoff = Backoff::default();
+                while c.num_sink_takers.load(Ordering::Acquire) != 0 {
+                    backoff.snooze();
+                }
                 // SAFETY: we own the job by value and it is not QUEUED (jobs outside a pool are
-                // PENDING or CANCELLED_HELD), so no other thread touches `sink` now (see its doc).
+                // PENDING or CANCELLED_HELD), and every cancel that took the sink before is done
+                // with it (the Acquire load above read 0 after its Release decrement), so no
+                // other thread touches `sink` now (see its doc and `unsafe impl Sync`).
                 let old = c
                     .sink
                     .with_mut(|p| unsafe { (*p).replace((id, DynArc::clone(sink))) });

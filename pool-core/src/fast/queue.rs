@@ -104,6 +104,36 @@ impl Slot {
     }
 }
 
+/// A slot a producer has reserved and not written yet. It must be written exactly once: by
+/// [`Reserved::write`], or, if the producer unwinds first (the `item` closure of
+/// [`JobQueue::try_push_with`] panicked), by its `Drop` with a dead position (`None`).
+struct Reserved<'a>(&'a Slot);
+
+impl Reserved<'_> {
+    /// Writes the item and publishes it to the slot's reader.
+    fn write(self, value: Option<Job>) {
+        let slot = self.0;
+        std::mem::forget(self);
+        Self::publish(slot, value);
+    }
+
+    fn publish(slot: &Slot, value: Option<Job>) {
+        slot.item.with_mut(|p| {
+            // SAFETY: the slot is reserved by us and unwritten (see `Reserved`), so we have
+            // exclusive access; its reader waits for WRITE, which we set after writing.
+            unsafe { (*p).write(value) };
+        });
+        slot.state.fetch_or(WRITE, Ordering::Release);
+    }
+}
+
+impl Drop for Reserved<'_> {
+    fn drop(&mut self) {
+        // Only reached when the producer unwound before writing: a dead position.
+        Self::publish(self.0, None);
+    }
+}
+
 /// `BLOCK_CAP` consecutive positions and the link to the next block.
 struct Block {
     /// The next block; set by the producer that reserved this block's last slot.
@@ -376,15 +406,13 @@ impl JobQueue {
             // Lost the race for the block's last slot: someone else links the next block.
             self.spares.put(unused);
         }
-        let value = item(pos);
         // SAFETY: we reserved this slot, so the block is live (see above) and nobody else writes
-        // the slot; its reader waits for WRITE, which we set after writing.
-        let slot = unsafe { &(*block).slots[offset] };
-        slot.item.with_mut(|p| {
-            // SAFETY: see above: exclusive access to an unwritten slot.
-            unsafe { (*p).write(value) };
-        });
-        slot.state.fetch_or(WRITE, Ordering::Release);
+        // the slot; its reader waits for WRITE, which `Reserved::write` sets after writing.
+        let slot = Reserved(unsafe { &(*block).slots[offset] });
+        // Should `item` unwind, dropping `slot` writes a dead position there, so the slot's
+        // reader does not wait for it forever and the queue's `Drop` finds it initialised.
+        let value = item(pos);
+        slot.write(value);
         Some(pos)
     }
 
@@ -590,7 +618,8 @@ impl JobQueue {
 impl Drop for JobQueue {
     fn drop(&mut self) {
         // `&mut self`: no other thread is here; every reserved position has been written (a
-        // reservation is always followed by its write inside `push_with`).
+        // reservation is always followed by its write inside `push_with`, by `Reserved` even
+        // when the item's closure unwinds).
         let mut head = self.head.index.load(Ordering::Relaxed) & !(STEP - 1);
         let tail = self.tail.index.load(Ordering::Relaxed) & !(STEP - 1);
         let mut block = self.head.block.load(Ordering::Relaxed);
@@ -738,6 +767,92 @@ mod tests {
         assert_eq!(q.push_with(|p| Some(job(p, &log))), 1);
     }
 
+    /// The `item` of a push panics after its position was reserved: `push_with` unwinds.
+    fn push_panicking(q: &JobQueue, before_panic: impl FnOnce(u64)) {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            q.push_with(|pos| {
+                before_panic(pos);
+                std::panic::panic_any("the item's closure panics")
+            })
+        }));
+        assert!(r.is_err(), "the push did not unwind");
+    }
+
+    #[test]
+    fn a_push_whose_item_unwinds_leaves_a_dead_position_and_a_usable_queue() {
+        use std::time::{Duration, Instant};
+        let q = Arc::new(JobQueue::new());
+        let token = Arc::new(());
+        let counted = |q: &JobQueue| {
+            let t = Arc::clone(&token);
+            q.push_with(move |_| Some(Job::new(move || drop(t))))
+        };
+        assert_eq!(counted(&q), 0);
+        // Position 1: a reader reaches it while its item is being made (it waits for the write),
+        // then the item panics. The reader must get a dead position, not wait forever.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut reader = None;
+        let mut reached = false;
+        push_panicking(&q, |pos| {
+            assert_eq!(pos, 1);
+            let q2 = Arc::clone(&q);
+            reader = Some(std::thread::spawn(move || {
+                let first = matches!(q2.pop(true), Pop::Item(0, Some(_)));
+                let second = matches!(q2.pop(true), Pop::Item(1, None));
+                let _ = tx.send((first, second));
+            }));
+            // Until the reader has taken position 1 (the head is past it), or a deadline.
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !reached && Instant::now() < deadline {
+                reached = q.span().0 == 2;
+                std::thread::yield_now();
+            }
+        });
+        let got = rx.recv_timeout(Duration::from_secs(60));
+        assert_eq!(
+            got,
+            Ok((true, true)),
+            "the reader of the unwound position did not get it as dead"
+        );
+        reader.unwrap().join().unwrap();
+        assert!(reached, "the reader never reached the position being made");
+        // Unwinding at every offset of a block (its last slot installs the next block first).
+        for _ in 0..BLOCK_CAP + 1 {
+            push_panicking(&q, |_| ());
+        }
+        let first_after = 2 + BLOCK_CAP as u64 + 1;
+        // Later pushes take the next positions; pops see the dead ones, then the jobs, in order.
+        for i in 0..2 * BLOCK_CAP as u64 {
+            assert_eq!(
+                counted(&q),
+                first_after + i,
+                "the positions after the unwinds"
+            );
+        }
+        for pos in 2..first_after {
+            assert!(
+                matches!(q.pop(true), Pop::Item(p, None) if p == pos),
+                "position {pos} is not dead"
+            );
+        }
+        match q.pop(true) {
+            Pop::Item(p, Some(job)) => {
+                assert_eq!(p, first_after);
+                assert!(matches!(job.run(), crate::Outcome::Completed));
+            }
+            _ => panic!("the first job after the unwinds is not there"),
+        }
+        // The rest stay queued, with dead positions among them: the queue drops them cleanly.
+        push_panicking(&q, |_| ());
+        assert_eq!(counted(&q), first_after + 2 * BLOCK_CAP as u64 + 1);
+        drop(Arc::into_inner(q).expect("the reader is gone"));
+        assert_eq!(
+            Arc::strong_count(&token),
+            1,
+            "the queued jobs were not all dropped"
+        );
+    }
+
     fn spares(q: &JobQueue) -> usize {
         q.spares.0.lock().unwrap().len()
     }
@@ -791,7 +906,10 @@ mod tests {
 
     #[test]
     fn concurrent_producers_and_consumers_see_every_job_once_in_order_per_producer() {
-        const PER: u64 = 20_000;
+        // Under miri, 2 x 20,000 puts give no result in 25 minutes; 2 x 300 cross 300 blocks.
+        const PER: u64 = if cfg!(miri) { 300 } else { 20_000 };
+        /// Empty polls a consumer makes after the last push before it stops looking.
+        const EMPTY_POLLS: u32 = if cfg!(miri) { 50 } else { 1000 };
         let q = Arc::new(JobQueue::new());
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
         let producers: Vec<_> = (0..2u64)
@@ -815,7 +933,7 @@ mod tests {
                 std::thread::spawn(move || {
                     let mut got = Vec::new();
                     let mut empty_after_done = 0;
-                    while empty_after_done < 1000 {
+                    while empty_after_done < EMPTY_POLLS {
                         match q.pop(true) {
                             Pop::Item(pos, Some(_)) => got.push(pos),
                             Pop::Item(_, None) | Pop::StopDue => unreachable!(),

@@ -1525,12 +1525,14 @@ pub fn every_job_is_run_once_or_handed_back<P: Pool + 'static>(make: Make<P>) {
     let pool = Arc::new(make(Builder::new().min(0).max(3).capacity(8)));
     let runs = Arc::new(AtomicUsize::new(0));
     let refused = Arc::new(AtomicUsize::new(0));
-    let submitted = 4 * 200;
+    // Under miri (tens of thousands of times slower, a panic slower still) 4 x 40.
+    let per = if cfg!(miri) { 40 } else { 200 };
+    let submitted = 4 * per;
     let threads: Vec<_> = (0..4)
         .map(|t| {
             let (pool, runs, refused) = (pool.clone(), runs.clone(), refused.clone());
             std::thread::spawn(move || {
-                for i in 0..200 {
+                for i in 0..per {
                     let r = runs.clone();
                     let job = move || {
                         r.fetch_add(1, SeqCst);
