@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The loom models, in their own target dir (RUSTFLAGS differ from the normal build):
 # pool-core's own models (tests/loom_*.rs), then the conformance kit's (conformance/loom.sh,
-# whose header documents the state-space budget: LOOM_MAX_PREEMPTIONS=2, at most 3 loom threads
-# running at once per model, a 120 s safety cap per model). Every model prints whether it
+# whose header documents the state-space budget: LOOM_MAX_PREEMPTIONS=2, one race per model,
+# a 120 s safety cap per model). Every model prints whether it
 # explored its whole space ("exhaustive") or "stopped at cap"; the table at the end covers both
 # crates, and a model stopped at the cap fails the job.
 #

@@ -14,10 +14,11 @@
 # State-space budget (release build, LOOM_MAX_PREEMPTIONS=2, 2 test threads, 2-core box; the
 # measured table is in docs/conformance.md §4):
 #
-#   * every model has at most 3 loom threads that run at once: the test thread, one racing
-#     caller or the pool's one worker, and the other; a model that needs the worker in a state
-#     (busy on a job, idle) puts it there first and waits for it (a gated job, a latch), so the
-#     race it checks is the only one it explores; loom's hard limit is 5 threads;
+#   * every model races one thing at a time: the test thread, one racing caller and the pool's
+#     one worker (a replacement worker joins where the model is about one); a model that needs
+#     the worker in a state (busy on a job, parked) puts it there first and waits for it (a gated
+#     job it sees start, the WorkerParked event), so the race it checks is the only one it
+#     explores; loom's hard limit is 5 threads;
 #   * LOOM_MAX_PREEMPTIONS=2 bounds each interleaving to 2 preemptions (exhaustive within it);
 #   * LOOM_MAX_DURATION=120 s per model is a safety cap, checked every LOOM_CHECKPOINT_INTERVAL
 #     (1000) interleavings, far above what any model takes (the largest: ~10 s); reaching it
