@@ -348,11 +348,24 @@ impl Search<'_> {
 /// Whether `history` is linearizable against the model started from `setup`; `None` if the
 /// search ran out of budget.
 pub fn linearizable(history: &History, setup: HistorySetup, outcomes: &Outcomes) -> Option<bool> {
+    search(history, setup, outcomes, BUDGET).0
+}
+
+/// The nodes one search may visit before it gives up undecided.
+pub const BUDGET: u64 = 2_000_000;
+
+/// The search's verdict, and how many nodes it visited.
+fn search(
+    history: &History,
+    setup: HistorySetup,
+    outcomes: &Outcomes,
+    budget: u64,
+) -> (Option<bool>, u64) {
     let mut search = Search {
         history,
         outcomes,
         seen: HashSet::new(),
-        budget: 2_000_000,
+        budget,
     };
     let root = Node {
         model: {
@@ -364,7 +377,8 @@ pub fn linearizable(history: &History, setup: HistorySetup, outcomes: &Outcomes)
         started: BTreeSet::new(),
     };
     let mut done = vec![false; history.calls.len()];
-    search.go(&root, &mut done, 0)
+    let verdict = search.go(&root, &mut done, 0);
+    (verdict, budget - search.budget)
 }
 
 /// The shortest prefix of a non-linearizable `history` that is already non-linearizable:
@@ -440,121 +454,233 @@ struct Recorded {
 /// One thread's part of a history: its calls, each with the jobs a stop handed back to it.
 type Part = Vec<(Entry, Vec<Job>)>;
 
-/// What the threads of one history share.
-#[derive(Clone, Copy)]
-struct Shared<'a> {
-    pool: &'a dyn Pool,
-    /// The clock of the history: calls and events read it.
-    tick: &'a AtomicU64,
-    /// Accepted jobs: tag -> id.
-    ids: &'a Mutex<HashMap<u64, m::JobId>>,
-    /// Makes the next job's ticket.
-    new_ticket: &'a (dyn Fn() -> Ticket + Sync),
+impl HistorySetup {
+    /// Draws a configuration: `min` 0 or 1, `max` up to 3, a queue of 1 or 2 jobs or unbounded.
+    fn random(rng: &mut Rng) -> HistorySetup {
+        let min = rng.below(2) as usize;
+        HistorySetup {
+            min,
+            max: (min.max(1) + rng.below(2) as usize).min(3),
+            // One history in three unbounded: a backend may put without a lock there only.
+            capacity: match rng.below(3) {
+                0 => None,
+                n => Some(n as usize),
+            },
+        }
+    }
 }
 
+/// The pool of one history and what its threads share.
+struct Rig {
+    pool: Box<dyn Pool>,
+    /// The clock of the history: calls and events read it.
+    tick: Arc<AtomicU64>,
+    /// The pool's events, each with the tick it was emitted at.
+    events: Arc<Mutex<Vec<(u64, pc::Event)>>>,
+    /// The pool's clock, never stepped (no idle time-out within a history), held to the end.
+    _hand: pc::ManualClock,
+    logs: Arc<Logs>,
+    stream: Stream,
+    /// Names the history's threads and tickets: `h<seed>`.
+    prefix: Arc<str>,
+    /// Every job's ticket, in creation order (its tag is its index).
+    tickets: Mutex<Vec<(Ticket, m::JobKind)>>,
+    /// Accepted jobs: tag -> id.
+    ids: Mutex<HashMap<u64, m::JobId>>,
+}
+
+impl Rig {
+    /// Builds the pool of `setup` on `backend`, with a listener stamping each event with the
+    /// next tick, and starts it.
+    fn start(backend: &Backend, setup: HistorySetup, seed: u64) -> Result<Rig, String> {
+        let tick = Arc::new(AtomicU64::new(0));
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let (t2, e2) = (Arc::clone(&tick), Arc::clone(&events));
+        let (clock, hand) = pc::Clock::manual();
+        let prefix: Arc<str> = format!("h{seed:x}").into();
+        // Not started: `start` is the history's first recorded step, as in the model.
+        let mut builder = Builder::new()
+            .queue_before_start()
+            .drop_timeout(Duration::ZERO)
+            .min(setup.min)
+            .max(setup.max);
+        if let Some(capacity) = setup.capacity {
+            builder = builder.capacity(capacity);
+        }
+        let builder = builder
+            .keep_alive(Duration::from_secs(3600))
+            .clock(clock)
+            .thread_name(prefix.to_string())
+            .on_event(move |e| {
+                let t = t2.fetch_add(1, SeqCst);
+                lock(&e2).push((t, *e));
+            });
+        let pool: Box<dyn Pool> = backend.build(builder).map_err(|e| e.to_string())?;
+        pool.start().map_err(|e| format!("start: {e}"))?;
+        Ok(Rig {
+            pool,
+            tick,
+            events,
+            _hand: hand,
+            logs: Arc::new(Logs::default()),
+            stream: Stream::new(),
+            prefix,
+            tickets: Mutex::new(Vec::new()),
+            ids: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The ticket of a new job.
+    fn new_ticket(&self) -> Ticket {
+        let mut all = lock(&self.tickets);
+        let t = Ticket::new(all.len() as u64, &self.logs, &self.stream, &self.prefix);
+        all.push((t.clone(), m::JobKind::Plain));
+        t
+    }
+
+    /// Runs one random program per seed, each on its own thread, all released at once.
+    fn run_threads(&self, seeds: &[u64], ops: usize) -> Result<Vec<Part>, String> {
+        let barrier = Barrier::new(seeds.len());
+        std::thread::scope(|s| {
+            let spawned: Vec<_> = seeds
+                .iter()
+                .enumerate()
+                .map(|(thread, &seed)| {
+                    let barrier = &barrier;
+                    s.spawn(move || {
+                        barrier.wait();
+                        run_thread(thread, Rng(seed), ops, self)
+                    })
+                })
+                .collect();
+            // Join every thread before looking at any result (an unjoined thread that panicked
+            // would make the scope itself panic).
+            let joined: Vec<_> = spawned.into_iter().map(|h| h.join()).collect();
+            joined.into_iter().collect::<Result<_, _>>()
+        })
+        .map_err(|_| "a history thread panicked (inside the pool)".to_owned())
+    }
+
+    /// The calls in invocation order, each stop's handed-back jobs identified by dropping
+    /// them one at a time (a dropped job logs its tag); and how many were handed back.
+    fn identify_returned(&self, parts: Vec<Part>) -> (Vec<Entry>, u64) {
+        let ids = lock(&self.ids);
+        let mut calls = Vec::new();
+        let mut returned_total = 0;
+        for (mut entry, back) in parts.into_iter().flatten() {
+            if let Some(Ret::Stopped(_, returned)) = &mut entry.ret {
+                for job in back {
+                    let before = lock(&self.logs.dropped).len();
+                    drop(job);
+                    let tag = lock(&self.logs.dropped).get(before).copied();
+                    let id = tag.and_then(|t| ids.get(&t).copied());
+                    returned.push(id.unwrap_or(m::JobId(u64::MAX)));
+                    returned_total += 1;
+                }
+            }
+            calls.push(entry);
+        }
+        calls.sort_by_key(|c| c.inv);
+        (calls, returned_total)
+    }
+
+    /// Lets every job still gated finish, and stops the pool with no deadline.
+    fn settle(&self) -> Result<(), String> {
+        for (t, _) in lock(&self.tickets).iter() {
+            if t.plan().is_none() {
+                t.open(Plan::default());
+            }
+        }
+        let report = self.pool.stop(Duration::MAX);
+        if report.is_clean() {
+            Ok(())
+        } else {
+            Err(format!(
+                "the final stop left {} workers",
+                report.still_running
+            ))
+        }
+    }
+
+    /// The events emitted before tick `end` (the end of the window), as the model's events.
+    fn worker_events(&self, end: u64) -> Vec<(u64, m::Event)> {
+        lock(&self.events)
+            .iter()
+            .filter(|(t, _)| *t < end)
+            .filter_map(|(t, e)| model_event(e).map(|e| (*t, e)))
+            .collect()
+    }
+
+    /// What became of every job, once the pool stopped: how each released job ends (for the
+    /// checker's `finish` steps) and the conservation ledger's verdict, counters included.
+    fn balance(&self, calls: &[Entry], returned_total: u64) -> (Outcomes, Result<(), String>) {
+        let handed_back: BTreeSet<m::JobId> = calls
+            .iter()
+            .filter_map(|c| match &c.ret {
+                Some(Ret::Stopped(_, ids)) => Some(ids.iter().copied()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        let tickets = lock(&self.tickets).clone();
+        let ids = lock(&self.ids);
+        let mut outcomes = Outcomes::new();
+        let mut ledger = Ledger::default();
+        for (t, kind) in &tickets {
+            let plan = t.plan().unwrap_or_default();
+            let fate = match ids.get(&t.tag()) {
+                None => Fate::Refused,
+                Some(id) => {
+                    outcomes.insert(*id, plan.outcome(*kind));
+                    if handed_back.contains(id) {
+                        Fate::Returned
+                    } else if t.runs() == 0 && t.dropped_unrun() {
+                        Fate::Cancelled
+                    } else if t.runs() == 0 {
+                        continue; // lost: the ledger reports it
+                    } else if plan.job_panics {
+                        Fate::Panicked
+                    } else {
+                        Fate::Completed
+                    }
+                }
+            };
+            ledger.set(t.tag(), fate);
+        }
+        let s = self.pool.stats();
+        let refs: Vec<&Ticket> = tickets.iter().map(|(t, _)| t).collect();
+        let verdict = ledger.check(
+            &refs,
+            Some(Counters {
+                completed: s.completed,
+                panicked: s.panicked,
+                cancelled: s.cancelled,
+                rejected: s.rejected,
+                returned: returned_total,
+            }),
+        );
+        (outcomes, verdict)
+    }
+}
+
+/// The jobs of one thread: each ticket, with its handle if it was submitted.
+type Mine = Vec<(Ticket, Option<JobHandle<u64>>)>;
+
 /// Runs one thread's random program.
-fn run_thread(thread: usize, mut rng: Rng, ops: usize, sh: &Shared<'_>) -> Part {
-    let Shared {
-        pool,
-        tick,
-        ids,
-        new_ticket,
-    } = *sh;
-    let mut mine: Vec<(Ticket, Option<JobHandle<u64>>)> = Vec::new();
+fn run_thread(thread: usize, mut rng: Rng, ops: usize, rig: &Rig) -> Part {
+    let mut mine = Mine::new();
     let mut part = Part::new();
     for _ in 0..ops {
         // Scheduling noise (not a wait): lets the pool's workers interleave with the calls.
         for _ in 0..rng.below(3) {
             std::thread::yield_now();
         }
-        let call = match rng.below(100) {
-            0..=29 => Call::Put,
-            30..=49 => Call::Submit,
-            50..=64 => {
-                // Release one of this thread's jobs (no pool call: the environment).
-                let open: Vec<&Ticket> = mine
-                    .iter()
-                    .map(|(t, _)| t)
-                    .filter(|t| t.plan().is_none())
-                    .collect();
-                if let Some(t) = open.get(rng.below(open.len() as u64) as usize) {
-                    t.open(Plan {
-                        job_panics: rng.below(4) == 0,
-                        ..Plan::default()
-                    });
-                }
-                continue;
-            }
-            65..=72 => {
-                let hs: Vec<m::JobId> = mine
-                    .iter()
-                    .filter_map(|(_, h)| h.as_ref().map(|h| m::JobId(h.id().0)))
-                    .collect();
-                match hs.get(rng.below(hs.len() as u64) as usize) {
-                    Some(&j) => Call::Cancel(j),
-                    None => continue,
-                }
-            }
-            73..=79 => Call::Grow(1 + rng.below(2) as usize),
-            80..=88 => Call::Shrink(1 + rng.below(2) as usize),
-            89..=96 => Call::Stats,
-            97..=98 => Call::Stop,
-            _ => Call::StopNow,
+        let Some(call) = next_call(&mut rng, &mine) else {
+            continue;
         };
-        let mut back = Vec::new();
-        let inv = tick.fetch_add(1, SeqCst);
-        let ret = match call {
-            Call::Put | Call::Submit => {
-                let t = new_ticket();
-                let (r, h) = if call == Call::Put {
-                    (
-                        pool.try_put(Job::new(t.plain_job()))
-                            .map_err(|e| refused(&e)),
-                        None,
-                    )
-                } else {
-                    match pool.try_submit(t.job()) {
-                        Ok(h) => (Ok(h.id()), Some(h)),
-                        Err(e) => (Err(refused(&e)), None),
-                    }
-                };
-                let r = r.map(|id| m::JobId(id.0));
-                if let Ok(id) = r {
-                    lock(ids).insert(t.tag(), id);
-                }
-                mine.push((t, h));
-                Ret::Put(r)
-            }
-            Call::Cancel(j) => {
-                let h = mine
-                    .iter()
-                    .find_map(|(_, h)| h.as_ref().filter(|h| h.id().0 == j.0))
-                    .expect("a handle of this thread");
-                Ret::Bool(h.cancel())
-            }
-            Call::Grow(n) => Ret::Count(pool.grow(n)),
-            Call::Shrink(n) => Ret::Count(pool.shrink(n)),
-            Call::Stats => {
-                let s = pool.stats();
-                Ret::Stats(Snapshot {
-                    sizes: (s.workers, s.idle, s.queued, s.pending_stops),
-                    counts: (s.completed, s.panicked, s.cancelled, s.rejected),
-                    state: model_state(s.state),
-                })
-            }
-            Call::Stop | Call::StopNow => {
-                let r = if call == Call::Stop {
-                    pool.stop(Duration::ZERO)
-                } else {
-                    pool.stop_now()
-                };
-                // Identified once the history is over, by dropping them (they stay
-                // cancellable by their handles meanwhile, as the model says).
-                back = r.returned;
-                Ret::Stopped(r.still_running, Vec::new())
-            }
-        };
-        let res = tick.fetch_add(1, SeqCst);
+        let inv = rig.tick.fetch_add(1, SeqCst);
+        let (ret, back) = perform(call, rig, &mut mine);
+        let res = rig.tick.fetch_add(1, SeqCst);
         let entry = Entry {
             thread,
             call,
@@ -568,164 +694,111 @@ fn run_thread(thread: usize, mut rng: Rng, ops: usize, sh: &Shared<'_>) -> Part 
     part
 }
 
+/// Draws the thread's next call; `None` for a step that calls nothing (releasing one of its
+/// own gated jobs, an environment step, or a cancel with no handle to cancel).
+fn next_call(rng: &mut Rng, mine: &Mine) -> Option<Call> {
+    Some(match rng.below(100) {
+        0..=29 => Call::Put,
+        30..=49 => Call::Submit,
+        50..=64 => {
+            // Release one of this thread's jobs (no pool call: the environment).
+            let open: Vec<&Ticket> = mine
+                .iter()
+                .map(|(t, _)| t)
+                .filter(|t| t.plan().is_none())
+                .collect();
+            if let Some(t) = open.get(rng.below(open.len() as u64) as usize) {
+                t.open(Plan {
+                    job_panics: rng.below(4) == 0,
+                    ..Plan::default()
+                });
+            }
+            return None;
+        }
+        65..=72 => {
+            let hs: Vec<m::JobId> = mine
+                .iter()
+                .filter_map(|(_, h)| h.as_ref().map(|h| m::JobId(h.id().0)))
+                .collect();
+            Call::Cancel(*hs.get(rng.below(hs.len() as u64) as usize)?)
+        }
+        73..=79 => Call::Grow(1 + rng.below(2) as usize),
+        80..=88 => Call::Shrink(1 + rng.below(2) as usize),
+        89..=96 => Call::Stats,
+        97..=98 => Call::Stop,
+        _ => Call::StopNow,
+    })
+}
+
+/// Makes `call` on the pool: what it returned, and the jobs a stop handed back (identified
+/// once the history is over, by dropping them; they stay cancellable by their handles
+/// meanwhile, as the model says).
+fn perform(call: Call, rig: &Rig, mine: &mut Mine) -> (Ret, Vec<Job>) {
+    let pool = &*rig.pool;
+    let ret = match call {
+        Call::Put | Call::Submit => {
+            let t = rig.new_ticket();
+            let (r, h) = if call == Call::Put {
+                (
+                    pool.try_put(Job::new(t.plain_job()))
+                        .map_err(|e| refused(&e)),
+                    None,
+                )
+            } else {
+                match pool.try_submit(t.job()) {
+                    Ok(h) => (Ok(h.id()), Some(h)),
+                    Err(e) => (Err(refused(&e)), None),
+                }
+            };
+            let r = r.map(|id| m::JobId(id.0));
+            if let Ok(id) = r {
+                lock(&rig.ids).insert(t.tag(), id);
+            }
+            mine.push((t, h));
+            Ret::Put(r)
+        }
+        Call::Cancel(j) => {
+            let h = mine
+                .iter()
+                .find_map(|(_, h)| h.as_ref().filter(|h| h.id().0 == j.0))
+                .expect("a handle of this thread");
+            Ret::Bool(h.cancel())
+        }
+        Call::Grow(n) => Ret::Count(pool.grow(n)),
+        Call::Shrink(n) => Ret::Count(pool.shrink(n)),
+        Call::Stats => {
+            let s = pool.stats();
+            Ret::Stats(Snapshot {
+                sizes: (s.workers, s.idle, s.queued, s.pending_stops),
+                counts: (s.completed, s.panicked, s.cancelled, s.rejected),
+                state: model_state(s.state),
+            })
+        }
+        Call::Stop | Call::StopNow => {
+            let r = if call == Call::Stop {
+                pool.stop(Duration::ZERO)
+            } else {
+                pool.stop_now()
+            };
+            return (Ret::Stopped(r.still_running, Vec::new()), r.returned);
+        }
+    };
+    (ret, Vec::new())
+}
+
 /// Runs one history on `backend`: `threads` threads with `ops` random operations each.
 fn record(backend: &Backend, seed: u64, threads: usize, ops: usize) -> Result<Recorded, String> {
     kit::quiet_kit_panics();
     let mut rng = Rng(seed | 1);
-    let min = rng.below(2) as usize;
-    let setup = HistorySetup {
-        min,
-        max: (min.max(1) + rng.below(2) as usize).min(3),
-        // One history in three unbounded: a backend may put without a lock there only.
-        capacity: match rng.below(3) {
-            0 => None,
-            n => Some(n as usize),
-        },
-    };
-    let tick = AtomicU64::new(0);
-    let tick = Arc::new(tick);
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let (t2, e2) = (Arc::clone(&tick), Arc::clone(&events));
-    let (clock, _hand) = pc::Clock::manual();
-    let logs = Arc::new(Logs::default());
-    let stream = Stream::new();
-    let prefix: Arc<str> = format!("h{seed:x}").into();
-    // Not started: `start` is the history's first recorded step, as in the model.
-    let mut builder = Builder::new()
-        .queue_before_start()
-        .drop_timeout(Duration::ZERO)
-        .min(setup.min)
-        .max(setup.max);
-    if let Some(capacity) = setup.capacity {
-        builder = builder.capacity(capacity);
-    }
-    let builder = builder
-        .keep_alive(Duration::from_secs(3600))
-        .clock(clock)
-        .thread_name(prefix.to_string())
-        .on_event(move |e| {
-            let t = t2.fetch_add(1, SeqCst);
-            lock(&e2).push((t, *e));
-        });
-    let pool: Box<dyn Pool> = backend.build(builder).map_err(|e| e.to_string())?;
-    pool.start().map_err(|e| format!("start: {e}"))?;
-    let tickets = Mutex::new(Vec::<(Ticket, m::JobKind)>::new());
-    let ids = Mutex::new(HashMap::new());
-    let new_ticket = || {
-        let mut all = lock(&tickets);
-        let t = Ticket::new(all.len() as u64, &logs, &stream, &prefix);
-        all.push((t.clone(), m::JobKind::Plain));
-        t
-    };
-    let barrier = Barrier::new(threads);
+    let setup = HistorySetup::random(&mut rng);
+    let rig = Rig::start(backend, setup, seed)?;
     let seeds: Vec<u64> = (0..threads).map(|_| rng.below(u64::MAX) | 1).collect();
-    let shared = Shared {
-        pool: &*pool,
-        tick: &tick,
-        ids: &ids,
-        new_ticket: &new_ticket,
-    };
-    let parts: Vec<Part> = std::thread::scope(|s| {
-        let spawned: Vec<_> = seeds
-            .iter()
-            .enumerate()
-            .map(|(thread, &seed)| {
-                let (barrier, shared) = (&barrier, &shared);
-                s.spawn(move || {
-                    barrier.wait();
-                    run_thread(thread, Rng(seed), ops, shared)
-                })
-            })
-            .collect();
-        // Join every thread before looking at any result (an unjoined thread that panicked
-        // would make the scope itself panic).
-        let joined: Vec<_> = spawned.into_iter().map(|h| h.join()).collect();
-        joined.into_iter().collect::<Result<_, _>>()
-    })
-    .map_err(|_| "a history thread panicked (inside the pool)".to_owned())?;
-    let end = tick.load(SeqCst);
-    // Identify the handed-back jobs by dropping them, one at a time.
-    let ids = ids
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let mut calls = Vec::new();
-    let mut returned_total = 0;
-    for (mut entry, back) in parts.into_iter().flatten() {
-        if let Some(Ret::Stopped(_, returned)) = &mut entry.ret {
-            for job in back {
-                let before = lock(&logs.dropped).len();
-                drop(job);
-                let tag = lock(&logs.dropped).get(before).copied();
-                let id = tag.and_then(|t| ids.get(&t).copied());
-                returned.push(id.unwrap_or(m::JobId(u64::MAX)));
-                returned_total += 1;
-            }
-        }
-        calls.push(entry);
-    }
-    calls.sort_by_key(|c| c.inv);
-    // Let everything finish, stop, and balance the ledger.
-    let tickets = lock(&tickets).clone();
-    for (t, _) in &tickets {
-        if t.plan().is_none() {
-            t.open(Plan::default());
-        }
-    }
-    let report = pool.stop(Duration::MAX);
-    if !report.is_clean() {
-        return Err(format!(
-            "the final stop left {} workers",
-            report.still_running
-        ));
-    }
-    let events: Vec<(u64, m::Event)> = lock(&events)
-        .iter()
-        .filter(|(t, _)| *t < end)
-        .filter_map(|(t, e)| model_event(e).map(|e| (*t, e)))
-        .collect();
-    let handed_back: BTreeSet<m::JobId> = calls
-        .iter()
-        .filter_map(|c| match &c.ret {
-            Some(Ret::Stopped(_, ids)) => Some(ids.iter().copied()),
-            _ => None,
-        })
-        .flatten()
-        .collect();
-    let mut outcomes = Outcomes::new();
-    let mut ledger = Ledger::default();
-    for (t, kind) in &tickets {
-        let plan = t.plan().unwrap_or_default();
-        let fate = match ids.get(&t.tag()) {
-            None => Fate::Refused,
-            Some(id) => {
-                outcomes.insert(*id, plan.outcome(*kind));
-                if handed_back.contains(id) {
-                    Fate::Returned
-                } else if t.runs() == 0 && t.dropped_unrun() {
-                    Fate::Cancelled
-                } else if t.runs() == 0 {
-                    continue; // lost: the ledger reports it
-                } else if plan.job_panics {
-                    Fate::Panicked
-                } else {
-                    Fate::Completed
-                }
-            }
-        };
-        ledger.set(t.tag(), fate);
-    }
-    let s = pool.stats();
-    let refs: Vec<&Ticket> = tickets.iter().map(|(t, _)| t).collect();
-    let ledger = ledger.check(
-        &refs,
-        Some(Counters {
-            completed: s.completed,
-            panicked: s.panicked,
-            cancelled: s.cancelled,
-            rejected: s.rejected,
-            returned: returned_total,
-        }),
-    );
+    let parts = rig.run_threads(&seeds, ops)?;
+    let end = rig.tick.load(SeqCst);
+    let (calls, returned_total) = rig.identify_returned(parts);
+    rig.settle()?;
+    let events = rig.worker_events(end);
+    let (outcomes, ledger) = rig.balance(&calls, returned_total);
     Ok(Recorded {
         setup,
         history: History { calls, events },
@@ -743,21 +816,26 @@ fn refused<J>(e: &pc::PutError<J>) -> m::Refused {
 }
 
 /// Records `n` histories on `backend` and checks each; on the first that is not
-/// linearizable, reports its minimal failing prefix.
+/// linearizable, reports its minimal failing prefix. A history the search cannot decide within
+/// [`BUDGET`] nodes fails the row too (counted, with its seed): a pass never rests on a search
+/// that gave up.
 pub fn check(backend: &Backend, n: u32) -> Row {
-    let row = |status, histories| Row {
+    check_within(backend, n, BUDGET)
+}
+
+/// [`check`] with a search budget of `budget` nodes per history.
+fn check_within(backend: &Backend, n: u32, budget: u64) -> Row {
+    let mut work = Work::default();
+    let row = |status, work| Row {
         check: "histories.linearizable",
         section: "§3, §5, §7 (concurrent)",
         status,
-        work: Work {
-            histories,
-            ..Work::default()
-        },
+        work,
     };
     if !backend.caps().events {
         return row(
             Status::Unsupported("needs the pool's events for its workers' steps".into()),
-            0,
+            work,
         );
     }
     let base = std::time::SystemTime::now()
@@ -767,22 +845,24 @@ pub fn check(backend: &Backend, n: u32) -> Row {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(base);
+    let mut undecided = Vec::new();
     for i in 0..u64::from(n) {
         let seed = seed0.wrapping_add(i.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        work.histories = i + 1;
         let recorded =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| record(backend, seed, 3, 8)))
                 .unwrap_or_else(|_| Err("the history panicked".to_owned()));
         let rec = match recorded {
             Ok(r) => r,
-            Err(e) => {
-                return row(Status::Fail(format!("history seed {seed}: {e}")), i + 1);
-            }
+            Err(e) => return row(Status::Fail(format!("history seed {seed}: {e}")), work),
         };
-        match linearizable(&rec.history, rec.setup, &rec.outcomes) {
-            Some(true) | None => {
-                if let Err(e) = rec.ledger {
-                    return row(Status::Fail(format!("history seed {seed}: {e}")), i + 1);
-                }
+        let (verdict, nodes) = search(&rec.history, rec.setup, &rec.outcomes, budget);
+        work.largest_search = work.largest_search.max(nodes);
+        match verdict {
+            Some(true) => {}
+            None => {
+                undecided.push(seed);
+                work.undecided += 1;
             }
             Some(false) => {
                 let min = minimal_prefix(&rec.history, rec.setup, &rec.outcomes);
@@ -791,12 +871,32 @@ pub fn check(backend: &Backend, n: u32) -> Row {
                         "history seed {seed} ({:?}) is not linearizable; its shortest failing prefix:\n{min}",
                         rec.setup
                     )),
-                    i + 1,
+                    work,
                 );
             }
         }
+        if let Err(e) = rec.ledger {
+            return row(Status::Fail(format!("history seed {seed}: {e}")), work);
+        }
     }
-    row(Status::Pass, u64::from(n))
+    if !undecided.is_empty() {
+        let shown: Vec<String> = undecided.iter().take(5).map(u64::to_string).collect();
+        return row(
+            Status::Fail(format!(
+                "{} of {n} histories undecided: the linearizability search gave up after {budget} \
+                 nodes (a pass would rest on them); seeds (CONFORMANCE_HISTORY_SEED): {}{}",
+                undecided.len(),
+                shown.join(", "),
+                if undecided.len() > shown.len() {
+                    ", ..."
+                } else {
+                    ""
+                },
+            )),
+            work,
+        );
+    }
+    row(Status::Pass, work)
 }
 
 #[cfg(test)]
@@ -907,6 +1007,20 @@ mod tests {
             events: vec![],
         };
         assert_eq!(check(&after), Some(false));
+    }
+
+    #[test]
+    fn a_history_the_search_cannot_decide_fails_the_row() {
+        let classic = Backend::new("classic", Builder::classic);
+        let row = check_within(&classic, 3, 1);
+        assert_eq!((row.work.histories, row.work.undecided), (3, 3), "{row:?}");
+        match &row.status {
+            Status::Fail(m) => assert!(m.starts_with("3 of 3 histories undecided"), "{m}"),
+            other => panic!("a row of undecided histories passed: {other:?}"),
+        }
+        let row = check_within(&classic, 3, BUDGET);
+        assert_eq!((row.status, row.work.undecided), (Status::Pass, 0));
+        assert!(row.work.largest_search > 1, "{:?}", row.work);
     }
 
     #[test]

@@ -62,10 +62,14 @@ pub use report::{Report, Row, Status, Work};
 /// `conformance/loom.sh`; the models are in `src/loom_models.rs`).
 pub const LOOM_MODELS: &[&str] = &[
     "stop_never_strands_or_loses_a_racing_put",
+    "stop_racing_the_put_that_starts_a_worker_runs_or_refuses_it",
+    "stop_and_put_claiming_the_idle_worker_run_or_refuse_the_job",
+    "put_racing_a_parking_worker_never_loses_the_wakeup",
     "shrink_never_strands_a_racing_put",
     "concurrent_shrinks_never_go_below_min",
-    "concurrent_stops_both_return_after_the_drain",
+    "concurrent_stops_queue_one_sentinel_per_worker",
     "cancel_and_dequeue_exactly_one_wins",
+    "cancel_racing_stop_now_is_handed_back_or_cancelled_once",
     "callback_runs_exactly_once_across_a_stop",
     "idle_timeout_never_strands_a_racing_put",
     "put_racing_start_runs_exactly_once",

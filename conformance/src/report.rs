@@ -37,6 +37,12 @@ pub struct Work {
     pub ops: u64,
     /// Concurrent histories checked for linearizability.
     pub histories: u64,
+    /// Of those, the histories whose linearizability search ran out of its budget (each fails
+    /// its row: a pass never rests on a search that gave up).
+    pub undecided: u64,
+    /// The most nodes one history's linearizability search visited (the margin to its budget,
+    /// [`crate::history::BUDGET`]).
+    pub largest_search: u64,
     /// Scenario runs.
     pub scenarios: u64,
 }
@@ -46,6 +52,8 @@ impl Work {
         self.cases += other.cases;
         self.ops += other.ops;
         self.histories += other.histories;
+        self.undecided += other.undecided;
+        self.largest_search = self.largest_search.max(other.largest_search);
         self.scenarios += other.scenarios;
     }
 }
@@ -211,10 +219,11 @@ impl fmt::Display for Shown<'_> {
         )?;
         writeln!(
             f,
-            "   lock-step cases: {} ({} ops) | histories checked: {} | scenario runs: {} | loom models: {} (run by conformance/loom.sh)",
+            "   lock-step cases: {} ({} ops) | histories checked: {} ({} undecided) | scenario runs: {} | loom models: {} (run by conformance/loom.sh)",
             w.cases,
             w.ops,
             w.histories,
+            w.undecided,
             w.scenarios,
             crate::LOOM_MODELS.len(),
         )?;
@@ -226,7 +235,15 @@ impl fmt::Display for Shown<'_> {
             };
             let work = match r.work {
                 Work { cases: c, ops, .. } if c > 0 => format!("{c} cases, {ops} ops"),
-                Work { histories: h, .. } if h > 0 => format!("{h} histories"),
+                Work {
+                    histories: h,
+                    undecided: u,
+                    largest_search: l,
+                    ..
+                } if h > 0 => format!(
+                    "{h} histories, {u} undecided (largest search {l} of {} nodes)",
+                    crate::history::BUDGET
+                ),
                 Work { scenarios: s, .. } if s > 0 => format!("{s} runs"),
                 _ => String::new(),
             };

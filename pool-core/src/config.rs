@@ -85,8 +85,9 @@ pub struct Config {
     pub(crate) mutation: Option<Mutation>,
 }
 
-/// Deliberately broken behaviours of the classic backend, so the conformance kit can show that
-/// its suite catches real bugs (feature `mutants`; never enabled outside tests).
+/// Deliberately broken behaviours of the backends, so the conformance kit can show that its
+/// suite catches real bugs (feature `mutants`; never enabled outside tests). The first four
+/// break the classic backend, the others the fast one; a backend ignores the other's.
 #[cfg(feature = "mutants")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Mutation {
@@ -101,6 +102,19 @@ pub(crate) enum Mutation {
     /// `"finishing-idle"`: a worker counts as idle capacity as soon as its job returned, before
     /// its after-job bookkeeping is done.
     FinishingIdle,
+    /// `"lost-wakeup"` (fast): a worker registering as idle does not look at the queue again,
+    /// so a put that queued meanwhile and saw no idle worker is left behind a parked worker.
+    LostWakeup,
+    /// `"claim-kept"` (fast): a worker that held a claim (it was woken or started for an
+    /// entry) takes a job without ending the claim, so the pool counts it as still on its way
+    /// and the backlog comes out one short.
+    ClaimKept,
+    /// `"early-stop"` (fast): a shrink's stop boundary is registered one position early, so
+    /// the stop overtakes the last job queued before it.
+    EarlyStop,
+    /// `"cancel-keeps-room"` (fast): a job cancelled while queued keeps its unit of the
+    /// capacity, so the backlog comes out one high and puts are refused with room left.
+    CancelKeepsRoom,
 }
 
 impl Config {
@@ -420,8 +434,9 @@ impl Builder {
     }
 
     /// Builds a deliberately broken pool (feature `mutants`, only for the conformance kit's test
-    /// that its suite catches real bugs; only the classic backend honours it): `"late-sentinel"`,
-    /// `"over-shrink"`, `"double-callback"` or `"finishing-idle"`.
+    /// that its suite catches real bugs): `"late-sentinel"`, `"over-shrink"`, `"double-callback"`
+    /// or `"finishing-idle"` for the classic backend; `"lost-wakeup"`, `"claim-kept"`,
+    /// `"early-stop"` or `"cancel-keeps-room"` for the fast one (see `Mutation`).
     ///
     /// # Panics
     /// On any other name.
@@ -433,6 +448,10 @@ impl Builder {
             "over-shrink" => Mutation::OverShrink,
             "double-callback" => Mutation::DoubleCallback,
             "finishing-idle" => Mutation::FinishingIdle,
+            "lost-wakeup" => Mutation::LostWakeup,
+            "claim-kept" => Mutation::ClaimKept,
+            "early-stop" => Mutation::EarlyStop,
+            "cancel-keeps-room" => Mutation::CancelKeepsRoom,
             other => panic!("unknown mutation {other:?}"),
         });
         self

@@ -24,6 +24,39 @@ fn let_others_run() {
     thread::yield_now();
 }
 
+/// Runs `body` under loom (bounds from the `LOOM_*` variables) and prints, as the kit's models
+/// do, how many interleavings it explored and whether that was its whole space ("exhaustive")
+/// or loom stopped at its time or count cap ("stopped at cap"; `.ci/loom.sh` fails then).
+fn explore(name: &str, body: impl Fn() + Sync + Send + 'static) {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    let n = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = std::sync::Arc::clone(&n);
+    let started = std::time::Instant::now();
+    let builder = loom::model::Builder::new();
+    let (cap, permutations, interval) = (
+        builder.max_duration,
+        builder.max_permutations,
+        builder.checkpoint_interval,
+    );
+    builder.check(move || {
+        count.fetch_add(1, SeqCst);
+        body();
+    });
+    let n = n.load(SeqCst);
+    let elapsed = started.elapsed();
+    // loom gives up only at a checkpoint, after `k * interval - 1` interleavings.
+    let at_checkpoint = interval > 0 && (n + 1) % interval == 0;
+    let spent = cap.is_some_and(|d| elapsed >= d) || permutations.is_some_and(|p| n + 1 >= p);
+    let status = if at_checkpoint && spent {
+        "stopped at cap"
+    } else {
+        "exhaustive"
+    };
+    use std::io::Write as _;
+    let line = format!("loom: {name}: {n} interleavings in {elapsed:.1?}: {status}\n");
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
 fn fast(b: Builder) -> FastPool {
     let (clock, _hand) = Clock::manual();
     b.clock(clock).fast().unwrap()
@@ -46,29 +79,32 @@ fn drain(q: &Queue, into: &mut Vec<u64>) {
 /// job ids, and each item is taken exactly once.
 #[test]
 fn concurrent_pushes_get_dense_positions_across_a_block() {
-    loom::model(|| {
-        let q = Arc::new(Queue::default());
-        assert_eq!(q.push(Job::new(|| ())), 0);
-        let producers: Vec<_> = (0..2)
-            .map(|i| {
-                let q = q.clone();
-                thread::spawn(move || {
-                    if i == 0 {
-                        q.push(Job::new(|| ()))
-                    } else {
-                        q.push_dead()
-                    }
+    explore(
+        "concurrent_pushes_get_dense_positions_across_a_block",
+        || {
+            let q = Arc::new(Queue::default());
+            assert_eq!(q.push(Job::new(|| ())), 0);
+            let producers: Vec<_> = (0..2)
+                .map(|i| {
+                    let q = q.clone();
+                    thread::spawn(move || {
+                        if i == 0 {
+                            q.push(Job::new(|| ()))
+                        } else {
+                            q.push_dead()
+                        }
+                    })
                 })
-            })
-            .collect();
-        let_others_run();
-        let mut pushed: Vec<u64> = producers.into_iter().map(|p| p.join().unwrap()).collect();
-        pushed.sort_unstable();
-        assert_eq!(pushed, vec![1, 2], "positions are dense");
-        let mut taken = Vec::new();
-        drain(&q, &mut taken);
-        assert_eq!(taken, vec![0, 1, 2], "each item taken once, in order");
-    });
+                .collect();
+            let_others_run();
+            let mut pushed: Vec<u64> = producers.into_iter().map(|p| p.join().unwrap()).collect();
+            pushed.sort_unstable();
+            assert_eq!(pushed, vec![1, 2], "positions are dense");
+            let mut taken = Vec::new();
+            drain(&q, &mut taken);
+            assert_eq!(taken, vec![0, 1, 2], "each item taken once, in order");
+        },
+    );
 }
 
 /// A consumer racing a producer across a block boundary (the consumer may take the block's last
@@ -76,27 +112,30 @@ fn concurrent_pushes_get_dense_positions_across_a_block() {
 /// in order, and the blocks are freed by whoever reads their last slot.
 #[test]
 fn a_consumer_racing_a_producer_takes_each_item_once_in_order() {
-    loom::model(|| {
-        let q = Arc::new(Queue::default());
-        assert_eq!(q.push(Job::new(|| ())), 0);
-        let p = q.clone();
-        let producer = thread::spawn(move || {
-            assert_eq!(p.push(Job::new(|| ())), 1);
-            assert_eq!(p.push_dead(), 2);
-        });
-        let_others_run();
-        let mut taken = Vec::new();
-        for _ in 0..3 {
-            match q.pop(true) {
-                Popped::Job(pos, _) | Popped::Dead(pos) => taken.push(pos),
-                Popped::Empty => {}
-                Popped::StopDue => panic!("no stop was registered"),
+    explore(
+        "a_consumer_racing_a_producer_takes_each_item_once_in_order",
+        || {
+            let q = Arc::new(Queue::default());
+            assert_eq!(q.push(Job::new(|| ())), 0);
+            let p = q.clone();
+            let producer = thread::spawn(move || {
+                assert_eq!(p.push(Job::new(|| ())), 1);
+                assert_eq!(p.push_dead(), 2);
+            });
+            let_others_run();
+            let mut taken = Vec::new();
+            for _ in 0..3 {
+                match q.pop(true) {
+                    Popped::Job(pos, _) | Popped::Dead(pos) => taken.push(pos),
+                    Popped::Empty => {}
+                    Popped::StopDue => panic!("no stop was registered"),
+                }
             }
-        }
-        producer.join().unwrap();
-        drain(&q, &mut taken);
-        assert_eq!(taken, vec![0, 1, 2], "each item taken once, in order");
-    });
+            producer.join().unwrap();
+            drain(&q, &mut taken);
+            assert_eq!(taken, vec![0, 1, 2], "each item taken once, in order");
+        },
+    );
 }
 
 /// A stop registered while a job is being pushed and a consumer is popping: the job lands either
@@ -116,7 +155,7 @@ fn a_job_pushed_after_a_stop_never_overtakes_it() {
             Popped::Dead(_) => panic!("nothing dead was pushed"),
         }
     }
-    loom::model(|| {
+    explore("a_job_pushed_after_a_stop_never_overtakes_it", || {
         let q = Arc::new(Queue::default());
         assert_eq!(q.push(Job::new(|| ())), 0);
         let p = q.clone();
@@ -150,13 +189,16 @@ fn a_job_pushed_after_a_stop_never_overtakes_it() {
 /// Either way the job runs and `join` returns (a lost wakeup is a deadlock here).
 #[test]
 fn a_put_racing_a_parking_worker_never_loses_the_wakeup() {
-    loom::model(|| {
-        let pool = fast(Builder::new().fixed(1));
-        let_others_run();
-        let h = pool.submit(|| 7).unwrap();
-        assert_eq!(h.join().unwrap(), 7);
-        let report = pool.stop(Duration::from_secs(1));
-        assert!(report.is_clean());
-        assert_eq!(report.completed, 1);
-    });
+    explore(
+        "a_put_racing_a_parking_worker_never_loses_the_wakeup",
+        || {
+            let pool = fast(Builder::new().fixed(1));
+            let_others_run();
+            let h = pool.submit(|| 7).unwrap();
+            assert_eq!(h.join().unwrap(), 7);
+            let report = pool.stop(Duration::from_secs(1));
+            assert!(report.is_clean());
+            assert_eq!(report.completed, 1);
+        },
+    );
 }

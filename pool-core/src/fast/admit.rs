@@ -499,7 +499,14 @@ impl CancelSink for Sink {
             // `finish` failed) and a drain under the state lock handed it back.
             sh.num_dead.fetch_add(1, Ordering::AcqRel);
             sh.cancelled.fetch_add(1, Ordering::AcqRel);
-            sh.settle_locked(&st, Word::job_removed);
+            // MUTANT(cancel-keeps-room): the cancelled job keeps its unit of the capacity.
+            #[cfg(feature = "mutants")]
+            let keeps_room = sh.cfg.mutated(crate::config::Mutation::CancelKeepsRoom);
+            #[cfg(not(feature = "mutants"))]
+            let keeps_room = false;
+            if !keeps_room {
+                sh.settle_locked(&st, Word::job_removed);
+            }
         }
         sh.emit_other(Event::JobCancelled { job: id });
         true

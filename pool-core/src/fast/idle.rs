@@ -195,7 +195,12 @@ impl Shared {
         // looking at the queue all along, committed to it as before (a put admitted meanwhile
         // was told the backlog without us, and no sequential order explains that).
         let take_back = |w: Word| Word(w.0.wrapping_sub(give_up));
-        if self.queue.has_work() && self.leave_idle_with(me, take_back) {
+        // MUTANT(lost-wakeup): no re-check, so a put that saw no idle worker is left behind us.
+        #[cfg(feature = "mutants")]
+        let recheck = !self.cfg.mutated(crate::config::Mutation::LostWakeup);
+        #[cfg(not(feature = "mutants"))]
+        let recheck = true;
+        if recheck && self.queue.has_work() && self.leave_idle_with(me, take_back) {
             return if held.any() {
                 Idle::Claimed(held)
             } else {

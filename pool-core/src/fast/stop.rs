@@ -94,6 +94,16 @@ impl Shared {
                 }
                 new
             });
+            // MUTANT(early-stop): a shrink's boundary one position early, ahead of the last
+            // job (only while running: a stop's replacement workers would overtake it forever).
+            #[cfg(feature = "mutants")]
+            let at = if self.cfg.mutated(crate::config::Mutation::EarlyStop)
+                && self.word().phase() == super::word::RUNNING
+            {
+                at.saturating_sub(1)
+            } else {
+                at
+            };
             st.stops.extend(std::iter::repeat_n(at, k));
             self.queue
                 .set_stop_at(*st.stops.front().expect("just pushed"));

@@ -272,7 +272,11 @@ impl Shared {
                         continue;
                     }
                     // One job fewer; the claim we held, if any, ends with it.
-                    let took = |w: Word| w.job_taken(held.any());
+                    let claimed = held.any();
+                    // MUTANT(claim-kept): the claim we held outlives the job that settles it.
+                    #[cfg(feature = "mutants")]
+                    let claimed = claimed && !self.cfg.mutated(crate::config::Mutation::ClaimKept);
+                    let took = |w: Word| w.job_taken(claimed);
                     match &guard {
                         Some(st) => self.settle_locked(st, took),
                         None => self.settle(took),
