@@ -10,8 +10,9 @@
 //! packet (or a time-out) takes the lock, consumes one claim if there is one, and then does what
 //! the *head of the queue* says: run the job, or exit for a stop sentinel. So a shutdown always
 //! lands behind the requests queued before it, each stop makes exactly one worker exit, and
-//! which worker a packet woke never decides what it does. A packet with another key is reported
-//! (tracing, [`IocpPool::port_errors`], the `on_port_error` listener) and the worker goes on.
+//! which worker a packet woke never decides what it does. A packet with another key is an error,
+//! reported through the pool's events ([`Event::UnknownWakeup`], to `Builder::on_event`), to
+//! `tracing`, in [`IocpPool::port_errors`] and to the `on_port_error` listener; the worker goes on.
 //!
 //! Why the queue is not the port itself: `stop_now`, `DiscardOldest` and `cancel` take queued
 //! jobs out of the middle, in order, atomically with the pool's counts; a kernel port cannot
@@ -472,6 +473,15 @@ impl<P: CompletionPort<()> + 'static> Shared<P> {
                 match got {
                     Ok(Some(p)) if p.key == ISAPI_REQUEST || p.key == ISAPI_SHUTDOWN => {}
                     Ok(Some(p)) => {
+                        // An error, reported through the pool's events (and the port-error
+                        // listener); the worker stays parked and goes on.
+                        self.emit(
+                            &mut st,
+                            Event::UnknownWakeup {
+                                worker: me,
+                                key: p.key.0,
+                            },
+                        );
                         self.port_error(
                             &mut st,
                             PortError::UnknownKey {
@@ -695,7 +705,8 @@ impl<P: CompletionPort<()> + 'static> IocpPool<P> {
     }
 
     /// The port the workers wait on (posting a packet with a key the pool does not use is
-    /// reported as a [`PortError::UnknownKey`], and the worker goes on).
+    /// reported as an [`Event::UnknownWakeup`] and a [`PortError::UnknownKey`], and the worker
+    /// goes on).
     pub fn port(&self) -> &P {
         &self.shared.port
     }
