@@ -20,7 +20,10 @@
 //! against the model (the conformance kit checks it); the port keeps the kernel's scheduling.
 //!
 //! Workers count against the port's limit while they run: a new worker asks the port for its
-//! slot before its first job ([`CompletionPort::attach`]), a parked one holds none, and the
+//! slot before its first job ([`CompletionPort::attach`]), a parked one holds none, one back
+//! from a [`crate::blocking`] region runs at once (the kernel's rule: the count may exceed the
+//! limit a while) and, still over the limit when its job ends, waits for a slot before it takes
+//! the next ([`CompletionPort::checkpoint`]), and the
 //! pool's own waits made on a worker's thread (a `stop`, an `await_termination` or a put
 //! waiting for room, called from inside a job) are [`crate::blocking`] regions, so they never
 //! hold a slot the workers they wait for need.
@@ -377,6 +380,9 @@ impl<P: CompletionPort<()> + 'static> Shared<P> {
                     self.room_changed(&st);
                     drop(st);
                     let (panicked, hook_panics) = core::run_job(&self.cfg, id, job);
+                    // Between two items: over the port's limit (it came back from a blocking
+                    // region above it), the worker waits for a slot, as at a kernel port.
+                    self.port.checkpoint();
                     st = lock(&self.state);
                     st.hook_panics += hook_panics;
                     if panicked {
