@@ -574,6 +574,14 @@ pub fn mix(s: &dyn Subject, p: &Params) -> Duration {
 }
 
 /// W7: the compute-then-block jobs, from one submitter.
+///
+/// What to expect of the port's pool (concurrency `cores`, 4 × `cores` workers): it finishes
+/// sooner than a `cores` pool (a job's block lets another run) and is preempted less than a
+/// 4 × `cores` pool (at most `cores` compute at once), but it makes more *voluntary* switches
+/// than the latter: besides each job's sleep, a job whose block ends while the port is full
+/// comes back above the limit and, at its end, waits for a slot, as a thread calling
+/// `GetQueuedCompletionStatus` on a full kernel port would. With block ≈ compute that is most
+/// jobs.
 pub fn compute_then_block(s: &dyn Subject, p: &Params) -> Duration {
     burst(s, 1, p.w7_jobs, |_| Work::ComputeThenBlock {
         compute: p.w7_compute,

@@ -41,6 +41,15 @@ pub enum Event {
         /// Why.
         reason: ExitReason,
     },
+    /// A worker was woken with something it does not understand (a completion packet with a
+    /// key the pool does not use, on `pool-iocp`'s port): an error, reported; the worker is
+    /// alive and goes on waiting for work. Backends without a port never emit it.
+    UnknownWakeup {
+        /// The worker that was woken.
+        worker: WorkerId,
+        /// What woke it: the packet's completion key.
+        key: usize,
+    },
     /// A worker took a job and is about to run it.
     JobStarted {
         /// The job.

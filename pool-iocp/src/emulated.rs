@@ -6,15 +6,24 @@
 //!   under the lock, into a getter's hands (directly, or through `granted` for a woken waiter).
 //! - **Waiters LIFO.** `getters` is a stack: [`dispatch`](State::dispatch) pops its top, the most
 //!   recent waiter, whose stack and cache are still hot.
-//! - **At most `concurrency` running.** `running` counts threads that hold a slot: released by
-//!   the port and not waiting on it again (nor inside [`crate::blocking`]). `dispatch` releases a
-//!   waiter only while `running < concurrency`; a thread that needs its slot back (leaving a
-//!   blocking region, attaching, or returning from a timed-out wait) queues in `returning` and is
-//!   served before any getter, so work already under way finishes before new work starts.
-//!   Invariant: `running <= concurrency` (the kernel lets a thread whose wait ended run at once,
-//!   briefly above the limit; this port makes it wait for a slot instead, so the bound is exact).
-//! - **A running thread that asks again keeps its slot**: if a packet is queued it takes it at
-//!   once, without waiting (the kernel's "hot thread stays hot").
+//! - **No release while `concurrency` run.** `running` counts threads that hold a slot: released
+//!   by the port and not waiting on it again (nor inside [`crate::blocking`]). `dispatch`
+//!   releases a waiter only while `running < concurrency`. As in the kernel, a thread whose wait
+//!   ended (it left a blocking region, or its `get` timed out) runs at once and counts again,
+//!   even if that takes `running` above `concurrency` for a while: the port then releases no one
+//!   until the count is back below the limit. The excess lasts until such a thread asks the port
+//!   again: a `get` (which, like `GetQueuedCompletionStatus`, first gives the slot up and then
+//!   waits while the port is full) or a [`checkpoint`](CompletionPort::checkpoint) between two
+//!   work items it did not dequeue from the port.
+//!   Invariant: a thread is released (a getter given a packet, a `returning` thread its slot)
+//!   only while `running < concurrency`; `running > concurrency` only through threads that came
+//!   back from a wait and have not asked the port again.
+//! - **Slots owed first.** A thread that needs a slot before it may run (a new worker attaching,
+//!   a thread over the limit at a checkpoint) queues in `returning` and is served before any
+//!   getter, so work already under way finishes before new work starts.
+//! - **A running thread that asks again keeps its slot** if, its own slot given up, the port has
+//!   room: a queued packet is taken at once, without waiting (the kernel's "hot thread stays
+//!   hot").
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -25,7 +34,7 @@ use pool_core::Clock;
 
 use crate::port::{CompletionKey, CompletionPort, Packet, PostError};
 use crate::seat::{self, Seat};
-use crate::sync::{Arc, Condvar, DynArc, Mutex, lock, wait, wait_timeout};
+use crate::sync::{Arc, Condvar, DynArc, Mutex, MutexGuard, lock, wait, wait_timeout};
 
 /// A portable completion port with the kernel's rules (see the module docs). Use it anywhere;
 /// it is what [`crate::IocpPool`] runs on outside Windows, and what the concurrency limit is
@@ -62,7 +71,8 @@ struct State<T> {
     returning: VecDeque<DynArc<Waiter>>,
     /// What `dispatch` gave to woken waiters that have not picked it up yet, by waiter key.
     granted: Vec<(u64, Grant<T>)>,
-    /// Threads holding a slot. Invariant: `running <= concurrency`.
+    /// Threads holding a slot. Invariant: nobody is released while `running >= concurrency`
+    /// (threads back from a wait may hold it above `concurrency`; module docs).
     running: usize,
     /// The next waiter's key.
     next_key: u64,
@@ -116,30 +126,31 @@ impl Until<'_> {
 }
 
 impl<T> State<T> {
-    /// Hands out slots while there is room: first to threads returning, then the oldest queued
-    /// packet to the most recent getter.
+    /// Hands out slots while there is room (`running < concurrency`): first to threads owed
+    /// one, then the oldest queued packet to the most recent getter.
     fn dispatch(&mut self, concurrency: usize) {
         while self.running < concurrency {
             if let Some(w) = self.returning.pop_front() {
-                self.grant(&w, Grant::Slot);
+                self.grant(&w, Grant::Slot, concurrency);
             } else if !self.queue.is_empty()
                 && let Some(w) = self.getters.pop()
             {
                 let Some(p) = self.queue.pop_front() else {
                     unreachable!("the queue is not empty")
                 };
-                self.grant(&w, Grant::Packet(p));
+                self.grant(&w, Grant::Packet(p), concurrency);
             } else {
                 break;
             }
         }
-        debug_assert!(
-            self.running <= concurrency,
-            "more threads run than the port allows"
-        );
     }
 
-    fn grant(&mut self, w: &Waiter, g: Grant<T>) {
+    fn grant(&mut self, w: &Waiter, g: Grant<T>, concurrency: usize) {
+        debug_assert!(
+            self.running < concurrency,
+            "a thread was released while {} of {concurrency} ran",
+            self.running
+        );
         self.running += 1;
         self.granted.push((w.key, g));
         w.cv.notify_one();
@@ -221,9 +232,14 @@ impl<T: Send + 'static> EmulatedPort<T> {
         let me = seat::counted_on(id);
         let conc = self.inner.concurrency;
         let mut st = lock(&self.inner.state);
-        // A running thread takes a queued packet at once, keeping its slot; one that is not
-        // running may take it only if a slot is free and nobody is owed one.
-        let room = me || (st.running < conc && st.returning.is_empty());
+        // A running thread gives its slot up and may take a queued packet at once if that leaves
+        // room (it keeps the slot); one that is not running may take it only if a slot is free
+        // and nobody is owed one.
+        let room = if me {
+            st.running <= conc
+        } else {
+            st.running < conc && st.returning.is_empty()
+        };
         if room && let Some(p) = st.queue.pop_front() {
             if !me {
                 st.running += 1;
@@ -257,10 +273,10 @@ impl<T: Send + 'static> EmulatedPort<T> {
                 if let Some(i) = i {
                     st.getters.remove(i);
                 }
-                // It returns empty-handed but running: it needs a slot, as a thread whose
-                // wait ended does.
+                // It returns empty-handed and runs at once (above the limit if the port is
+                // full), as a thread whose wait ended does.
+                st.running += 1;
                 drop(st);
-                self.enter_slot();
                 self.mark_counted();
                 return None;
             }
@@ -279,8 +295,14 @@ impl<T: Send + 'static> EmulatedPort<T> {
             st.running += 1;
             return;
         }
+        Self::wait_for_slot(st, conc);
+    }
+
+    /// Queues the caller (holding no slot) behind the threads owed one and waits for its own.
+    fn wait_for_slot(mut st: MutexGuard<'_, State<T>>, conc: usize) {
         let w = st.new_waiter();
         st.returning.push_back(DynArc::clone(&w));
+        st.dispatch(conc);
         loop {
             match st.take_grant(w.key) {
                 Some(Grant::Slot) => return,
@@ -307,10 +329,8 @@ impl<T: Send + 'static> Seat for SeatOf<T> {
     }
 
     fn enter(&self) {
-        EmulatedPort {
-            inner: Arc::clone(&self.0),
-        }
-        .enter_slot();
+        // A thread whose wait ended runs at once, even above the limit (module docs).
+        lock(&self.0.state).running += 1;
     }
 }
 
@@ -382,6 +402,22 @@ impl<T: Send + 'static> CompletionPort<T> for EmulatedPort<T> {
         }
         self.enter_slot();
         self.mark_counted();
+    }
+
+    fn checkpoint(&self) {
+        let id = self.id();
+        if !seat::counted_on(id) {
+            return;
+        }
+        let conc = self.inner.concurrency;
+        let mut st = lock(&self.inner.state);
+        if st.running <= conc {
+            return;
+        }
+        // Over the limit (threads came back from waits): give the slot up and wait for one,
+        // as a thread calling GetQueuedCompletionStatus on a full port does.
+        st.running -= 1;
+        Self::wait_for_slot(st, conc);
     }
 
     fn detach(&self) {

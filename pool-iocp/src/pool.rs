@@ -10,8 +10,9 @@
 //! packet (or a time-out) takes the lock, consumes one claim if there is one, and then does what
 //! the *head of the queue* says: run the job, or exit for a stop sentinel. So a shutdown always
 //! lands behind the requests queued before it, each stop makes exactly one worker exit, and
-//! which worker a packet woke never decides what it does. A packet with another key is reported
-//! (tracing, [`IocpPool::port_errors`], the `on_port_error` listener) and the worker goes on.
+//! which worker a packet woke never decides what it does. A packet with another key is an error,
+//! reported through the pool's events ([`Event::UnknownWakeup`], to `Builder::on_event`), to
+//! `tracing`, in [`IocpPool::port_errors`] and to the `on_port_error` listener; the worker goes on.
 //!
 //! Why the queue is not the port itself: `stop_now`, `DiscardOldest` and `cancel` take queued
 //! jobs out of the middle, in order, atomically with the pool's counts; a kernel port cannot
@@ -19,7 +20,10 @@
 //! against the model (the conformance kit checks it); the port keeps the kernel's scheduling.
 //!
 //! Workers count against the port's limit while they run: a new worker asks the port for its
-//! slot before its first job ([`CompletionPort::attach`]), a parked one holds none, and the
+//! slot before its first job ([`CompletionPort::attach`]), a parked one holds none, one back
+//! from a [`crate::blocking`] region runs at once (the kernel's rule: the count may exceed the
+//! limit a while) and, still over the limit when its job ends, waits for a slot before it takes
+//! the next ([`CompletionPort::checkpoint`]), and the
 //! pool's own waits made on a worker's thread (a `stop`, an `await_termination` or a put
 //! waiting for room, called from inside a job) are [`crate::blocking`] regions, so they never
 //! hold a slot the workers they wait for need.
@@ -376,6 +380,9 @@ impl<P: CompletionPort<()> + 'static> Shared<P> {
                     self.room_changed(&st);
                     drop(st);
                     let (panicked, hook_panics) = core::run_job(&self.cfg, id, job);
+                    // Between two items: over the port's limit (it came back from a blocking
+                    // region above it), the worker waits for a slot, as at a kernel port.
+                    self.port.checkpoint();
                     st = lock(&self.state);
                     st.hook_panics += hook_panics;
                     if panicked {
@@ -472,6 +479,15 @@ impl<P: CompletionPort<()> + 'static> Shared<P> {
                 match got {
                     Ok(Some(p)) if p.key == ISAPI_REQUEST || p.key == ISAPI_SHUTDOWN => {}
                     Ok(Some(p)) => {
+                        // An error, reported through the pool's events (and the port-error
+                        // listener); the worker stays parked and goes on.
+                        self.emit(
+                            &mut st,
+                            Event::UnknownWakeup {
+                                worker: me,
+                                key: p.key.0,
+                            },
+                        );
                         self.port_error(
                             &mut st,
                             PortError::UnknownKey {
@@ -695,7 +711,8 @@ impl<P: CompletionPort<()> + 'static> IocpPool<P> {
     }
 
     /// The port the workers wait on (posting a packet with a key the pool does not use is
-    /// reported as a [`PortError::UnknownKey`], and the worker goes on).
+    /// reported as an [`Event::UnknownWakeup`] and a [`PortError::UnknownKey`], and the worker
+    /// goes on).
     pub fn port(&self) -> &P {
         &self.shared.port
     }

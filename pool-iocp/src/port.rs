@@ -72,8 +72,9 @@ pub(crate) const INTERRUPT_POLL: Duration = Duration::from_millis(50);
 /// - waiting threads are released last-in-first-out (the most recent waiter, whose stack and
 ///   cache are hot, gets the next packet);
 /// - a thread that dequeued a packet counts against [`CompletionPort::concurrency`] until it
-///   waits on the port again (or blocks, see [`CompletionPort::blocking`]); no waiter is released
-///   while that many threads run.
+///   waits on the port again (or blocks, see [`crate::blocking`]); no waiter is released while
+///   that many threads run. A thread whose wait ended runs at once, even if that takes the count
+///   above the limit for a while (the port then releases no one until it is back below).
 pub trait CompletionPort<T: Send>: Send + Sync {
     /// Posts a packet. On error the payload comes back inside [`PostError`].
     fn post(&self, key: CompletionKey, payload: T) -> Result<(), PostError<T>>;
@@ -129,6 +130,13 @@ pub trait CompletionPort<T: Send>: Send + Sync {
     /// associates a thread with its port at its first wait; [`crate::EmulatedPort`] lets a new
     /// worker ask for its slot before it runs its first job. A no-op on a real port.
     fn attach(&self) {}
+
+    /// The calling thread, which counts against the limit, finished a work item it did not
+    /// dequeue from the port and is about to take another the same way: if the port is over its
+    /// limit (threads back from waits run above it, as the kernel lets them), it gives its slot
+    /// up and waits for one, as a thread calling `GetQueuedCompletionStatus` on a full port
+    /// would. A no-op otherwise, and on a real port.
+    fn checkpoint(&self) {}
 
     /// The calling thread leaves the port for good (it exits): its slot is free.
     fn detach(&self) {}

@@ -3,7 +3,8 @@
 //! The kernel knows when a thread that runs on behalf of a completion port blocks (in any wait)
 //! and lets another waiter go; a portable emulation cannot see a thread block, so the thread
 //! says so: code inside [`blocking`] does not count against its port's concurrency limit, and
-//! counts again (waiting for room if the port is full) when it leaves.
+//! counts again when it leaves, at once, as the kernel lets a thread whose wait ended run (the
+//! port then releases nobody until the count is back below the limit).
 //!
 //! Each thread is associated with at most one port at a time, as with the kernel (a thread's
 //! port is the last one it waited on). The association lives in a thread-local; it is dropped
@@ -19,7 +20,7 @@ pub(crate) trait Seat: Send + Sync {
     fn port_id(&self) -> usize;
     /// The thread stops counting against the port's limit (another waiter may be released).
     fn leave(&self);
-    /// The thread counts again, waiting until the port has room.
+    /// The thread counts again, at once (even above the limit: its wait ended).
     fn enter(&self);
 }
 
@@ -130,7 +131,10 @@ pub(crate) fn clear(id: usize) {
 
 /// Runs `f` as a blocking region: while it runs, the calling thread does not count against its
 /// completion port's concurrency limit, so the port may release another waiter; when `f`
-/// returns (or unwinds) the thread counts again, waiting for room first if the port is full.
+/// returns (or unwinds) the thread counts again and goes on at once, as the kernel lets a thread
+/// whose wait ended run: the count may then exceed the limit for a while, and the port releases
+/// no other waiter until it is back below (a pool worker over the limit waits for a slot before
+/// its next job, [`crate::CompletionPort::checkpoint`]).
 ///
 /// Outside a port's thread (or on a real Windows port, where the kernel sees the thread block by
 /// itself) it just runs `f`.

@@ -1,5 +1,6 @@
 //! The emulated port keeps the kernel's rules: FIFO packets each to one getter, LIFO release of
-//! waiters, at most `concurrency` threads running, blocking regions that free their slot, and
+//! waiters, no release while `concurrency` threads run (threads back from a wait may run above
+//! it, as in the kernel), blocking regions that free their slot, checkpoints, and
 //! payloads that are handed back or dropped, never leaked.
 
 mod support;
@@ -171,7 +172,7 @@ fn at_most_concurrency_threads_run_at_once() {
 }
 
 #[test]
-fn a_blocking_region_frees_the_slot_and_leaving_it_waits_for_one() {
+fn a_blocking_region_frees_the_slot_and_counts_again_when_it_ends() {
     let port = Arc::new(EmulatedPort::new(1));
     port.attach();
     assert_eq!(port.running(), 1);
@@ -194,11 +195,12 @@ fn a_blocking_region_frees_the_slot_and_leaving_it_waits_for_one() {
 }
 
 #[test]
-fn leaving_a_blocking_region_waits_while_the_port_is_full() {
-    let port = Arc::new(EmulatedPort::<u8>::new(1));
+fn leaving_a_blocking_region_runs_at_once_and_nobody_is_released_until_below_the_limit() {
+    let port = Arc::new(EmulatedPort::<u32>::new(1));
     let (inside_tx, inside_rx) = mpsc::channel::<()>();
     let (go_tx, go_rx) = mpsc::channel::<()>();
     let (out_tx, out_rx) = mpsc::channel::<()>();
+    let (done_tx, done_rx) = mpsc::channel::<()>();
     let p2 = Arc::clone(&port);
     let a = thread::spawn(move || {
         p2.attach();
@@ -207,6 +209,7 @@ fn leaving_a_blocking_region_waits_while_the_port_is_full() {
             go_rx.recv_timeout(T).unwrap();
         });
         out_tx.send(()).unwrap();
+        done_rx.recv_timeout(T).unwrap();
         p2.detach();
     });
     inside_rx.recv_timeout(T).unwrap();
@@ -214,15 +217,72 @@ fn leaving_a_blocking_region_waits_while_the_port_is_full() {
     // This thread takes the slot while the other is in its region, then lets it out.
     port.attach();
     go_tx.send(()).unwrap();
-    assert!(
-        out_rx.recv_timeout(Duration::from_millis(100)).is_err(),
-        "it left the region while the port was full"
-    );
-    port.detach();
     out_rx
         .recv_timeout(T)
-        .expect("it gets the slot once this thread leaves");
+        .expect("a thread whose wait ended runs at once, as the kernel lets it");
+    assert_eq!(port.running(), 2, "briefly above the limit");
+    // Over the limit, a packet reaches no waiter: not with two running, not with one.
+    let (tx, rx) = mpsc::channel();
+    let w = getter(&port, "waiter", &tx);
+    wait_for("the waiter", || port.waiters() == 1);
+    port.post(CompletionKey(1), 9).unwrap();
+    assert!(
+        rx.recv_timeout(Duration::from_millis(100)).is_err(),
+        "a waiter was released while 2 of 1 ran"
+    );
+    port.detach();
+    assert!(
+        rx.recv_timeout(Duration::from_millis(100)).is_err(),
+        "a waiter was released while 1 of 1 ran"
+    );
+    assert_eq!(port.queued(), 1);
+    done_tx.send(()).unwrap();
+    assert_eq!(
+        rx.recv_timeout(T).unwrap(),
+        ("waiter", 9),
+        "below the limit, the waiter is released"
+    );
     a.join().unwrap();
+    w.join().unwrap();
+}
+
+#[test]
+fn a_checkpoint_over_the_limit_waits_for_a_slot_and_one_within_it_does_not() {
+    let port = Arc::new(EmulatedPort::<u8>::new(1));
+    // Within the limit: a no-op.
+    port.attach();
+    port.checkpoint();
+    assert_eq!(port.running(), 1);
+    // Over it: another thread back from a region makes two; its checkpoint waits.
+    let (inside_tx, inside_rx) = mpsc::channel::<()>();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let (passed_tx, passed_rx) = mpsc::channel::<()>();
+    let p2 = Arc::clone(&port);
+    let a = thread::spawn(move || {
+        // Its slot comes once the main thread's region frees it.
+        p2.attach();
+        blocking(|| {
+            inside_tx.send(()).unwrap();
+            go_rx.recv_timeout(T).unwrap();
+        });
+        p2.checkpoint();
+        passed_tx.send(()).unwrap();
+        p2.detach();
+    });
+    blocking(|| inside_rx.recv_timeout(T).unwrap());
+    // Both are back: 2 of 1.
+    go_tx.send(()).unwrap();
+    assert!(
+        passed_rx.recv_timeout(Duration::from_millis(100)).is_err(),
+        "a checkpoint over the limit went on"
+    );
+    wait_for("the checkpoint to give its slot up", || port.running() == 1);
+    port.detach();
+    passed_rx
+        .recv_timeout(T)
+        .expect("the checkpoint gets the freed slot");
+    a.join().unwrap();
+    assert_eq!(port.running(), 0);
 }
 
 /// Counts drops of its payloads.

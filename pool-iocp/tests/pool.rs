@@ -1,5 +1,5 @@
 //! IocpPool's own behaviour beyond the conformance kit: pywin32's defaults, the port's
-//! concurrency limit under real jobs, blocking regions, unknown completion keys, and one
+//! concurrency limit under real jobs, blocking regions, unknown completion keys (an event, a live worker), and one
 //! shutdown packet per worker behind the queued requests.
 
 mod support;
@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use pool_core::{Event, EventLog, ExitReason, Pool, PoolExt};
+use pool_core::{Event, EventLog, ExitReason, Pool, PoolExt, WorkerId};
 use pool_iocp::{CompletionKey, CompletionPort, DEFAULT_MAX_WORKERS, IocpBuilder, PortError};
 use support::T;
 
@@ -114,7 +114,7 @@ fn jobs_blocking_in_a_blocking_region_let_the_others_run() {
 }
 
 #[test]
-fn an_unknown_key_is_reported_and_the_worker_goes_on() {
+fn an_unknown_key_is_an_event_and_the_worker_serves_the_next_job() {
     let log = EventLog::new();
     let (tx, rx) = mpsc::channel();
     let tx = Mutex::new(tx);
@@ -131,15 +131,34 @@ fn an_unknown_key_is_reported_and_the_worker_goes_on() {
     log.wait_for(T, |e| matches!(e, Event::WorkerParked { .. }))
         .unwrap();
     pool.port().post(CompletionKey(7), ()).unwrap();
+    // Reported through the pool's event stream, naming the worker and the key.
+    log.wait_for(T, |e| {
+        matches!(
+            e,
+            Event::UnknownWakeup {
+                worker: WorkerId(0),
+                key: 7
+            }
+        )
+    })
+    .expect("the unknown key is reported as an event");
     assert_eq!(rx.recv_timeout(T).unwrap(), CompletionKey(7));
     assert_eq!(pool.port_errors(), 1);
-    assert_eq!(
-        pool.submit(|| 42).unwrap().join().unwrap(),
-        42,
-        "the worker lives"
-    );
+    // The same worker, alive, serves the next job.
+    let id = pool.submit(|| 42).unwrap();
+    let job = id.id();
+    assert_eq!(id.join().unwrap(), 42, "the worker lives");
+    assert!(log.events().iter().any(|e| matches!(
+        e,
+        Event::JobStarted { job: j, worker: WorkerId(0) } if *j == job
+    )));
     assert_eq!(pool.stats().workers, 1);
     assert_eq!(log.count(|e| matches!(e, Event::WorkerExited { .. })), 0);
+    assert_eq!(
+        log.count(|e| matches!(e, Event::UnknownWakeup { .. })),
+        1,
+        "one packet, one report"
+    );
     assert!(pool.stop(T).is_clean());
 }
 

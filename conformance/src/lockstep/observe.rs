@@ -16,7 +16,8 @@ use crate::kit::{Obs, Plan, T, Ticket, lock};
 use super::{Driver, Res, jid, pjid, wid};
 
 /// The model's form of a pool event; `None` for the caller-side events the model has no
-/// counterpart of (`PutWaiting`, `StopRequested`).
+/// counterpart of (`PutWaiting`, `StopRequested`), and `UnknownWakeup`: a packet the kit never
+/// posts, which changes nothing the model sees.
 pub(crate) fn model_event(e: &pc::Event) -> Option<m::Event> {
     use m::Event as M;
     use pc::Event as E;
