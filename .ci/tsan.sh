@@ -39,7 +39,12 @@ tsan_test() { cargo +nightly test -Zbuild-std --target x86_64-unknown-linux-gnu 
 # the race, only the hand-back landing inside the cancel (5,000 rounds flagged both backends in
 # every try before the fix).
 step "pool-core: unit tests, contract suites, stress tests, doctests"
-REQUEUE_ROUNDS="${REQUEUE_ROUNDS:-5000}" tsan_test -p pool-core
+# sequential_submit_and_join_reuses_the_idle_worker is skipped here: it checks a bound on pool
+# growth that depends on how fast a finished worker becomes claimable again, which TSan's ~10x
+# slowdown changes; it runs natively in `cargo test --workspace` (its own binary, tests/
+# sequential_reuse.rs), and the pool code it drives runs under TSan in every other test.
+REQUEUE_ROUNDS="${REQUEUE_ROUNDS:-5000}" tsan_test -p pool-core -- \
+    --skip sequential_submit_and_join_reuses_the_idle_worker
 
 step "conformance kit on classic and fast (lock-step, histories, scenarios)"
 PROPTEST_CASES="${PROPTEST_CASES:-64}" CONFORMANCE_HISTORIES="${CONFORMANCE_HISTORIES:-300}" \

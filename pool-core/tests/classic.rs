@@ -28,10 +28,3 @@ fn the_builder_refuses_sizes_above_the_backends_limits_and_a_nul_in_the_thread_n
     assert_eq!(e.kind(), ConfigErrorKind::NulInThreadName);
     assert_eq!(e.to_string(), "thread_name must not contain a NUL byte");
 }
-
-/// Issue 12 item 5, classic only for now (the fast backend still counts a worker that spins
-/// before parking as busy, so a sequential caller grows it).
-#[test]
-fn sequential_submit_and_join_reuses_the_idle_worker() {
-    support::contract::sequential_submit_and_join_reuses_the_idle_worker(|b| b.classic().unwrap());
-}
