@@ -3,8 +3,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
+use std::io::Read;
+use std::process::Command;
 
 fn run(args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_pool-http"))
@@ -49,22 +49,7 @@ fn bad_flag_values_get_an_error_naming_the_flag() {
 #[cfg(unix)]
 #[test]
 fn sigterm_stops_the_server_and_prints_the_report_and_v_logs_requests() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pool-http"))
-        .args(["--bind", "127.0.0.1:0", "-v"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    err.read_line(&mut line).unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .expect("the banner names the address")
-        .parse()
-        .unwrap();
+    let (mut child, mut err, _, addr) = common::spawn_binary(&["--bind", "127.0.0.1:0", "-v"]);
     let resp = common::one(addr, &common::get("/architecture.md"));
     assert_eq!(resp.status, 200);
     let kill = Command::new("kill")
@@ -97,26 +82,12 @@ fn sigterm_stops_the_server_and_prints_the_report_and_v_logs_requests() {
 #[test]
 fn every_backend_serves_by_name() {
     for backend in ["classic", "fast", "iocp"] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pool-http"))
-            .args(["--bind", "127.0.0.1:0", "--backend", backend])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut err = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        err.read_line(&mut line).unwrap();
+        let (mut child, _err, banner, addr) =
+            common::spawn_binary(&["--bind", "127.0.0.1:0", "--backend", backend]);
         assert!(
-            line.to_lowercase().contains(backend),
-            "{backend}: the banner names the backend: {line}"
+            banner.to_lowercase().contains(backend),
+            "{backend}: the banner names the backend: {banner}"
         );
-        let addr = line
-            .split("http://")
-            .nth(1)
-            .and_then(|r| r.split_whitespace().next())
-            .expect("the banner names the address")
-            .parse()
-            .unwrap();
         let resp = common::one(addr, &common::get("/architecture.md"));
         assert_eq!(resp.status, 200, "{backend}");
         let kill = Command::new("kill")

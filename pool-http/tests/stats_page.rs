@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -298,23 +298,11 @@ fn switched_off_the_paths_go_to_the_handler() {
 #[test]
 fn the_binary_serves_the_page_unless_no_stats() {
     for (flags, want) in [(&[][..], 200), (&["--no-stats"][..], 404)] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pool-http"))
-            .args(["--bind", "127.0.0.1:0"])
-            .args(flags)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut err = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        err.read_line(&mut line).unwrap();
-        let addr = line
-            .split("http://")
-            .nth(1)
-            .and_then(|r| r.split_whitespace().next())
-            .expect("the banner names the address")
-            .parse()
-            .unwrap();
+        let args: Vec<&str> = ["--bind", "127.0.0.1:0"]
+            .into_iter()
+            .chain(flags.iter().copied())
+            .collect();
+        let (mut child, _err, _, addr) = common::spawn_binary(&args);
         let r = one(addr, &get("/_stats.json"));
         let _ = child.kill();
         let _ = child.wait();

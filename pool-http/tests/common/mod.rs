@@ -194,3 +194,33 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 pub fn get(path: &str) -> Vec<u8> {
     format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").into_bytes()
 }
+
+/// The `pool-http` binary started with `args` (stdout piped, stderr read up to its banner):
+/// the child, the rest of its stderr, its banner line and the address the banner names.
+pub fn spawn_binary(
+    args: &[&str],
+) -> (
+    std::process::Child,
+    std::io::BufReader<std::process::ChildStderr>,
+    String,
+    SocketAddr,
+) {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pool-http"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut err = std::io::BufReader::new(child.stderr.take().expect("stderr is piped"));
+    let mut banner = String::new();
+    err.read_line(&mut banner).expect("the banner is readable");
+    let addr = banner
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("the banner names the address: {banner}"));
+    (child, err, banner, addr)
+}
