@@ -121,6 +121,9 @@ struct State {
     pending_stops: usize,
     /// Puts waiting for room.
     put_waiters: usize,
+    /// Callers in `await_quiescence`, woken (on `exited`) when a worker parks or a job leaves
+    /// the queue without a worker.
+    quiet_waiters: usize,
     min: usize,
     max: Option<usize>,
     phase: PoolState,
@@ -298,6 +301,18 @@ impl<P: CompletionPort<()> + 'static> Shared<P> {
         self.clock().now()
     }
 
+    /// Whether nothing is queued and every live worker is idle (`Pool::await_quiescence`).
+    fn quiet(st: &State) -> bool {
+        st.num_queued == 0 && st.num_idle == st.num_live
+    }
+
+    /// A worker parked or a job left the queue: wake `await_quiescence` if it waits.
+    fn quiet_changed(&self, st: &State) {
+        if st.quiet_waiters > 0 {
+            self.exited.notify_all();
+        }
+    }
+
     fn room_changed(&self, st: &State) {
         if st.put_waiters > 0 {
             self.room.notify_all();
@@ -467,6 +482,7 @@ impl<P: CompletionPort<()> + 'static> Shared<P> {
             st.num_idle += 1;
             self.emit(&mut st, Event::WorkerParked { worker: me });
             self.room_changed(&st);
+            self.quiet_changed(&st);
             let since = self.now();
             loop {
                 let deadline =
@@ -602,6 +618,7 @@ impl<P: CompletionPort<()> + 'static> CancelSink for Sink<P> {
         st.cancelled += 1;
         sh.emit(&mut st, Event::JobCancelled { job: id });
         sh.room_changed(&st);
+        sh.quiet_changed(&st);
         drop(st);
         drop(removed);
         true
@@ -668,6 +685,7 @@ impl<P: CompletionPort<()> + 'static> IocpPool<P> {
             num_spawning: 0,
             pending_stops: 0,
             put_waiters: 0,
+            quiet_waiters: 0,
             min: cfg.min(),
             max: cfg.max(),
             phase: PoolState::Created,
@@ -948,6 +966,18 @@ impl<P: CompletionPort<()> + 'static> Pool for IocpPool<P> {
             returned
         };
         st.report(returned)
+    }
+
+    fn await_quiescence(&self, timeout: Duration) -> bool {
+        let sh = &self.shared;
+        let mut st = lock(&sh.state);
+        let deadline = sh.deadline(timeout);
+        while !Shared::<P>::quiet(&st) && sh.now() < deadline {
+            st.quiet_waiters += 1;
+            st = sh.wait_until(&sh.exited, st, Some(deadline));
+            st.quiet_waiters -= 1;
+        }
+        Shared::<P>::quiet(&st)
     }
 
     fn await_termination(&self, timeout: Duration) -> bool {

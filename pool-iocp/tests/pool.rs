@@ -228,3 +228,35 @@ fn shutdown_packets_queue_behind_requests_and_each_stops_one_worker() {
     );
     assert_eq!(log.count(|e| matches!(e, Event::SentinelTaken { .. })), 3);
 }
+
+/// `await_quiescence` on the port's pool waits (on the pool's own state, not by polling) until
+/// nothing is queued and every worker is idle, within its deadline.
+#[test]
+fn await_quiescence_waits_for_the_queue_and_the_workers() {
+    let pool = IocpBuilder::new()
+        .max_workers(2)
+        .concurrency(2)
+        .configure(|b| b.min(1))
+        .build_emulated()
+        .unwrap();
+    let _ = pool.start();
+    let (tx, rx) = mpsc::channel::<()>();
+    let (started_tx, started_rx) = mpsc::channel::<()>();
+    pool.execute(move || {
+        started_tx.send(()).unwrap();
+        let _ = rx.recv_timeout(T);
+    })
+    .unwrap();
+    pool.execute(|| {}).unwrap();
+    started_rx.recv_timeout(T).expect("the first job starts");
+    assert!(
+        !pool.await_quiescence(Duration::from_millis(20)),
+        "a job is running: not quiescent ({})",
+        pool.stats()
+    );
+    tx.send(()).unwrap();
+    assert!(pool.await_quiescence(T), "{}", pool.stats());
+    let s = pool.stats();
+    assert_eq!((s.queued, s.idle), (0, s.workers), "{s}");
+    assert_eq!(s.completed, 2, "{s}");
+}
