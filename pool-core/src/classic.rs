@@ -485,10 +485,12 @@ impl Shared {
             // the push counter for a moment without the lock (module docs), then waits.
             arrived(&mut st, &mut starting);
             st.num_idle += 1;
+            // The idle time counts from before the park is reported: a caller that sees
+            // `WorkerParked` and then steps the clock must find the step counted.
+            let since = self.now();
             self.emit(&mut st, Event::WorkerParked { worker: me });
             self.room_changed(&st);
             self.quiet_changed(&st);
-            let since = self.now();
             st.num_watching += 1;
             let seen = self.pushes.load(Ordering::Relaxed);
             drop(st);

@@ -480,10 +480,12 @@ impl<P: CompletionPort<()> + 'static> Shared<P> {
             // Park in the port until claimed, or until the keep-alive runs out above `min`.
             arrived(&mut st, &mut starting);
             st.num_idle += 1;
+            // The idle time counts from before the park is reported: a caller that sees
+            // `WorkerParked` and then steps the clock must find the step counted.
+            let since = self.now();
             self.emit(&mut st, Event::WorkerParked { worker: me });
             self.room_changed(&st);
             self.quiet_changed(&st);
-            let since = self.now();
             loop {
                 let deadline =
                     (st.num_live > st.min).then(|| since.saturating_add(self.cfg.keep_alive()));
